@@ -1,0 +1,437 @@
+"""Run configuration: frozen dataclasses are the single home of every default.
+
+A config is built from the dataclass defaults, then a YAML preset (``configs/*.yaml``), then dotted
+command-line overrides (``selfplay.batch_size=4``). Every value is validated when the dataclass is
+constructed, so a bad value fails before any model is loaded. The resolved config is written to the
+run directory as YAML and can be loaded back unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TASK_TYPES = ("deduction", "abduction", "induction")
+
+
+class ConfigError(ValueError):
+    """A config value or key is invalid; the message is one line naming the key."""
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def _one_of(name: str, value: Any, allowed: tuple) -> None:
+    _check(value in allowed, f"{name} must be one of {', '.join(map(str, allowed))} (got {value!r})")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    spec: str = "packaged:qwen2.5-coder-0.5b-instruct"
+    """Model to load: a Hugging Face id, a local directory, a .gguf file, `packaged:<name>`, or `tiny-random`
+    (a tiny randomly initialised Qwen2 built from a config, for tests)."""
+    dtype: str = "fp32"
+    """Weights dtype for training: `fp32`, `bf16` (pure bf16, halves memory; tiny updates may round away) or
+    `autocast-bf16` (fp32 master weights, bf16 compute)."""
+    lora: bool = False
+    """Train a LoRA adapter (PEFT) instead of all weights."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator."""
+    lora_dropout: float = 0.0
+    """LoRA dropout."""
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    """Module names that get LoRA adapters."""
+    template: str = "chat"
+    """Prompt rendering: `chat` (the tokenizer's chat template, for instruct models) or `plain` (the R1-style
+    `User: ... Assistant: <think>` concatenation the paper uses for base models)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass to save memory."""
+    cache_dir: str = ""
+    """Where packaged models are assembled and converted; empty means `$AZR_CACHE` or `~/.cache/azr`."""
+
+    def __post_init__(self) -> None:
+        _check(bool(self.spec), "model.spec must not be empty")
+        _one_of("model.dtype", self.dtype, ("fp32", "bf16", "autocast-bf16"))
+        _one_of("model.template", self.template, ("chat", "plain"))
+        _check(self.lora_r > 0, "model.lora_r must be > 0")
+        _check(0.0 <= self.lora_dropout < 1.0, "model.lora_dropout must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    backend: str = "hf"
+    """Generation backend: `hf` (transformers, CPU or GPU), `vllm` (GPU, extra `vllm`) or `scripted` (canned
+    completions, no model; for tests and dry runs)."""
+    temperature: float = 1.0
+    """Sampling temperature for proposer and solver rollouts (paper: 1.0). Learnability needs it > 0."""
+    top_p: float = 1.0
+    """Nucleus sampling mass."""
+    max_new_tokens: int = 8096
+    """Response token cap (paper: 8096)."""
+    max_prompt_tokens: int = 6144
+    """Prompts longer than this are dropped from the batch (and counted), never truncated."""
+    micro_batch_size: int = 16
+    """Sequences generated together in one forward batch."""
+    prefill_answer: bool = False
+    """Prefill the start of the answer skeleton after `<think>`'s close is written by the model? When true the
+    prompt ends with the opening of the expected answer block, which small instruct models need to follow the
+    format (see docs/models.md)."""
+
+    def __post_init__(self) -> None:
+        _one_of("rollout.backend", self.backend, ("hf", "vllm", "scripted"))
+        _check(self.temperature >= 0.0, "rollout.temperature must be >= 0")
+        _check(0.0 < self.top_p <= 1.0, "rollout.top_p must be in (0, 1]")
+        _check(self.max_new_tokens > 0, "rollout.max_new_tokens must be > 0")
+        _check(self.max_prompt_tokens > 0, "rollout.max_prompt_tokens must be > 0")
+        _check(self.micro_batch_size > 0, "rollout.micro_batch_size must be > 0")
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    workers: int = 0
+    """Concurrent child slots per zygote; 0 means the number of CPU cores."""
+    timeout: float = 10.0
+    """Wall-clock seconds per program execution (paper: 10 s)."""
+    memory_mb: int = 1024
+    """Address-space limit per child, in MiB."""
+    max_output_chars: int = 100_000
+    """Largest repr a child may return; larger results are `output_limit`."""
+    sandbox: str = "auto"
+    """Isolation: `auto` (strongest available), `bwrap` (require bubblewrap), `seccomp` (seccomp + Landlock +
+    rlimits, no namespaces). Running without a sandbox needs `unsafe: true`."""
+    unsafe: bool = False
+    """Run model code with no sandbox at all. Loudly logged; never the default."""
+
+    def __post_init__(self) -> None:
+        _check(self.workers >= 0, "executor.workers must be >= 0")
+        _check(self.timeout > 0, "executor.timeout must be > 0")
+        _check(self.memory_mb >= 64, "executor.memory_mb must be >= 64")
+        _check(self.max_output_chars >= 100, "executor.max_output_chars must be >= 100")
+        _one_of("executor.sandbox", self.sandbox, ("auto", "bwrap", "seccomp"))
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    task_types: tuple[str, ...] = TASK_TYPES
+    """Task types trained each step (ablations: `[deduction]`, `[deduction, abduction]`)."""
+    batch_size: int = 64
+    """B: proposer prompts and solver tasks per task type per step (paper: 64)."""
+    references: int = 6
+    """K: reference examples shown to abduction/deduction proposers (paper: 6; 0 = 'w/o Gen Reference')."""
+    induction_inputs: int = 10
+    """N: inputs an induction proposer must write; half are shown to the solver, half hidden (paper: 10)."""
+    mc_samples: int = 8
+    """n: solver tries per valid proposal to estimate its solve rate (paper: 8)."""
+    learnability: str = "paper"
+    """`paper`: reward 1 - r for 0 < r < 1, else 0. `official`: the official code's -0.5 when r is 0 or 1."""
+    solver_batch: str = "same_step"
+    """`same_step` (paper): solve this step's valid proposals, filled from the buffer when short.
+    `previous_step` (official code): solve tasks added at the previous step, filled from the buffer."""
+    reference_sampling: str = "uniform"
+    """How proposer references are drawn from a buffer: `uniform` (paper) or `recency` (weights step + 1)."""
+    buffer_cap: int = 16384
+    """Largest buffer size per task type; the oldest non-seed tasks are evicted first (the official code drops
+    new tasks instead)."""
+    seed_files: tuple[str, ...] = ()
+    """AZR-format seed files (`*_seed_io.jsonl`, `*_code_f_seed_io.jsonl`) loaded into the buffers at start."""
+    seed_size: int = 0
+    """Grow the deduction/abduction buffers to this many tasks by model-driven seeding before step 1 (paper:
+    B x 4 = 256); 0 skips seeding."""
+    solver_reward: str = "binary"
+    """Induction solver reward: `binary` (all hidden pairs right) or `fraction` (share of hidden pairs)."""
+    format_penalty: float = -1.0
+    """Reward for a response whose `<think>...</think><answer>...</answer>` format is broken."""
+    wrong_penalty: float = -0.5
+    """Reward for a well-formatted but wrong solver answer."""
+    train_propose: bool = True
+    """Include proposer samples in the update ('Train Solver Only' ablation when false)."""
+    max_program_chars: int = 4000
+    """Longest accepted program text."""
+
+    def __post_init__(self) -> None:
+        _check(len(self.task_types) > 0, "selfplay.task_types must not be empty")
+        for t in self.task_types:
+            _one_of("selfplay.task_types[]", t, TASK_TYPES)
+        _check(len(set(self.task_types)) == len(self.task_types), "selfplay.task_types has duplicates")
+        _check(self.batch_size > 0, "selfplay.batch_size must be > 0")
+        _check(self.references >= 0, "selfplay.references must be >= 0")
+        _check(self.induction_inputs >= 2 and self.induction_inputs % 2 == 0, "selfplay.induction_inputs must be even and >= 2")
+        _check(self.mc_samples >= 1, "selfplay.mc_samples must be >= 1")
+        _one_of("selfplay.learnability", self.learnability, ("paper", "official"))
+        _one_of("selfplay.solver_batch", self.solver_batch, ("same_step", "previous_step"))
+        _one_of("selfplay.reference_sampling", self.reference_sampling, ("uniform", "recency"))
+        _check(self.buffer_cap > 0, "selfplay.buffer_cap must be > 0")
+        _check(self.seed_size >= 0, "selfplay.seed_size must be >= 0")
+        _one_of("selfplay.solver_reward", self.solver_reward, ("binary", "fraction"))
+        _check(self.max_program_chars > 0, "selfplay.max_program_chars must be > 0")
+
+
+@dataclass(frozen=True)
+class AlgoConfig:
+    advantage: str = "trr++"
+    """Advantage estimator from `azr.algo.advantages`: `trr++` (paper), `reinforce++`, `grpo`, `rloo`."""
+    stats: str = "sample"
+    """Statistics for whitening: `sample` (per-response, paper Eq. 8) or `token` (token-weighted, as the
+    official code's masked whitening computes them)."""
+    clip_low: float = 0.2
+    """PPO clip epsilon below 1."""
+    clip_high: float = 0.2
+    """PPO clip epsilon above 1 (set higher than clip_low for asymmetric 'clip-higher')."""
+    entropy_coef: float = 0.001
+    """Entropy bonus coefficient (paper: 0.001)."""
+    kl_coef: float = 0.0
+    """KL penalty to the frozen reference model; 0 disables it and no reference model is kept."""
+
+    def __post_init__(self) -> None:
+        _one_of("algo.advantage", self.advantage, ("trr++", "reinforce++", "grpo", "rloo"))
+        _one_of("algo.stats", self.stats, ("sample", "token"))
+        _check(0.0 < self.clip_low < 1.0, "algo.clip_low must be in (0, 1)")
+        _check(self.clip_high > 0.0, "algo.clip_high must be > 0")
+        _check(self.entropy_coef >= 0.0, "algo.entropy_coef must be >= 0")
+        _check(self.kl_coef >= 0.0, "algo.kl_coef must be >= 0")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-6
+    """AdamW learning rate, constant (paper: 1e-6)."""
+    weight_decay: float = 0.01
+    """AdamW weight decay (official paper branch: 0.01)."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clip."""
+    micro_batch_size: int = 4
+    """Sequences per forward/backward; gradients accumulate over the whole step's batch (one update)."""
+
+    def __post_init__(self) -> None:
+        _check(self.lr > 0, "optim.lr must be > 0")
+        _check(self.weight_decay >= 0, "optim.weight_decay must be >= 0")
+        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "optim.betas must be two numbers in [0, 1)")
+        _check(self.grad_clip > 0, "optim.grad_clip must be > 0")
+        _check(self.micro_batch_size > 0, "optim.micro_batch_size must be > 0")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    steps: int = 500
+    """Total self-play steps of the run (paper: 500); with --resume, the run continues up to this step."""
+    seed: int = 1
+    """Seeds Python, NumPy and torch RNGs and the samplers."""
+    save_every: int = 10
+    """Checkpoint every N steps (and always at the end)."""
+    eval_every: int = 0
+    """Run the periodic evaluation every N steps; 0 disables it."""
+    eval_benchmarks: tuple[str, ...] = ("cruxeval-o", "cruxeval-i")
+    """Benchmarks of the periodic evaluation."""
+    eval_limit: int = 32
+    """Items per benchmark in the periodic evaluation (a fixed subset: the first N)."""
+    data_dir: str = ""
+    """Directory with benchmark files for evaluation; empty means `$AZR_DATA_DIR` or the package default."""
+    samples_per_step: int = 8
+    """Proposals and answers per task type and role saved to `samples/` each step."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files to the run dir."""
+    wandb: bool = False
+    """Also log to Weights & Biases (needs the `logging` extra and a login)."""
+    wandb_project: str = "azr"
+    """W&B project name."""
+
+    def __post_init__(self) -> None:
+        _check(self.steps >= 0, "trainer.steps must be >= 0")
+        _check(self.save_every > 0, "trainer.save_every must be > 0")
+        _check(self.eval_every >= 0, "trainer.eval_every must be >= 0")
+        _check(self.eval_limit > 0, "trainer.eval_limit must be > 0")
+        _check(self.samples_per_step >= 0, "trainer.samples_per_step must be >= 0")
+
+
+@dataclass(frozen=True)
+class OversightConfig:
+    enabled: bool = True
+    """Scan every rollout (chain of thought and code) with the rule-based monitor."""
+    low: str = "log"
+    """Action on low-severity flags: `log`, `warn` or `stop`."""
+    medium: str = "log"
+    """Action on medium-severity flags."""
+    high: str = "warn"
+    """Action on high-severity flags."""
+    judge: str = ""
+    """Optional model-based judge: empty (off), `model:<spec>` or `http://...` endpoint."""
+
+    def __post_init__(self) -> None:
+        for name in ("low", "medium", "high"):
+            _one_of(f"oversight.{name}", getattr(self, name), ("log", "warn", "stop"))
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    oversight: OversightConfig = field(default_factory=OversightConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# loading: defaults <- YAML <- dotted overrides
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _coerce(name: str, tp: Any, value: Any) -> Any:
+    """Convert a YAML value to the field's declared type, or raise ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(name, args[0], value)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a list (got {value!r})")
+        args = typing.get_args(tp)
+        item_tp = args[0] if args else Any
+        return tuple(_coerce(f"{name}[]", item_tp, v) for v in value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be true or false (got {value!r})")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an integer (got {value!r})")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number (got {value!r})")
+        return float(value)
+    if tp is str:
+        if value is None:
+            return ""
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{name} must be a string (got {value!r})")
+        return str(value)
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (valid: {', '.join(sorted(names))})")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            sub = data[f.name] or {}
+            if not isinstance(sub, dict):
+                raise ConfigError(f"{prefix}{f.name} must be a mapping")
+            kwargs[f.name] = _build(tp, sub, f"{prefix}{f.name}.")
+        else:
+            kwargs[f.name] = _coerce(f"{prefix}{f.name}", tp, data[f.name])
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # pragma: no cover - guarded by the unknown-key check
+        raise ConfigError(str(e)) from e
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (['a', 'b'], parsed value); the value is parsed as YAML (`3`, `true`, `[x, y]`)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def merge_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    data = _to_plain(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"override {text!r}: {part} is not a section")
+            node = nxt
+        node[path[-1]] = value
+    return data
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {p} is not valid YAML: {str(e).splitlines()[0]}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a mapping at the top level")
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- YAML file <- dotted overrides, validated. Raises ConfigError with a one-line message."""
+    data = read_yaml(path) if path else {}
+    data = merge_overrides(data, overrides or [])
+    return _build(Config, data, "")
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    return _build(Config, data, "")
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    from azr.io import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def presets_dir() -> Path:
+    """The `configs/` directory: next to the source tree in a checkout, or packaged data."""
+    here = Path(__file__).resolve()
+    for cand in (here.parents[2] / "configs", here.parent / "configs"):
+        if cand.is_dir():
+            return cand
+    return here.parents[2] / "configs"
+
+
+def resolve_preset(name_or_path: str) -> Path:
+    """`cpu-demo` -> configs/cpu-demo.yaml; a path is returned as is."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    return presets_dir() / f"{name_or_path}.yaml"
