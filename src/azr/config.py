@@ -83,9 +83,10 @@ class RolloutConfig:
     micro_batch_size: int = 16
     """Sequences generated together in one forward batch."""
     prefill_answer: bool = False
-    """Prefill the start of the answer skeleton after `<think>`'s close is written by the model? When true the
-    prompt ends with the opening of the expected answer block, which small instruct models need to follow the
-    format (see docs/models.md)."""
+    """Prefill the answer skeleton: every prompt then ends with an empty `<think>\n</think>`, `<answer>` and the
+    opening of the expected block (e.g. ```` ```python\ndef f( ````), so the model writes the answer directly.
+    Small instruct models need this to follow the format (docs/models.md); the cost is no free-form reasoning.
+    False: prompts end with `<think>` (R1 template)."""
 
     def __post_init__(self) -> None:
         _one_of("rollout.backend", self.backend, ("hf", "vllm", "scripted"))
@@ -230,6 +231,8 @@ class TrainerConfig:
     """Seeds Python, NumPy and torch RNGs and the samplers."""
     save_every: int = 10
     """Checkpoint every N steps (and always at the end)."""
+    keep_checkpoints: int = 2
+    """Complete checkpoints kept in `checkpoints/` (older ones are deleted once a newer one is complete)."""
     eval_every: int = 0
     """Run the periodic evaluation every N steps; 0 disables it."""
     eval_benchmarks: tuple[str, ...] = ("cruxeval-o", "cruxeval-i")
@@ -250,6 +253,7 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         _check(self.steps >= 0, "trainer.steps must be >= 0")
         _check(self.save_every > 0, "trainer.save_every must be > 0")
+        _check(self.keep_checkpoints >= 1, "trainer.keep_checkpoints must be >= 1")
         _check(self.eval_every >= 0, "trainer.eval_every must be >= 0")
         _check(self.eval_limit > 0, "trainer.eval_limit must be > 0")
         _check(self.samples_per_step >= 0, "trainer.samples_per_step must be >= 0")
@@ -325,6 +329,12 @@ def _coerce(name: str, tp: Any, value: Any) -> Any:
             raise ConfigError(f"{name} must be an integer (got {value!r})")
         return value
     if tp is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads `1e-6` (no dot) as a string; accept it as the number the user meant.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} must be a number (got {value!r})")
         return float(value)

@@ -1,0 +1,227 @@
+"""Static AST policy applied before any program or input runs: a named rejection reason, or None.
+
+What it covers
+    * Imports of forbidden modules, matched on *every* dotted component of the module path (so
+      ``import os.path``, ``from os import path``, ``import numpy.random`` and ``import os as o`` are all
+      caught; the official filter's dotted entries such as ``os.sys`` never matched anything). Relative
+      imports are refused. The list starts from the paper's (azr-reference.md §4.2) and adds modules that
+      reach the OS, the interpreter internals or nondeterminism.
+    * Uses (not only calls) of dangerous builtins: ``f = eval; f(...)`` is caught as ``forbidden call: eval``.
+    * Dunder attributes that lead out of a restricted namespace (``__subclasses__``, ``__globals__``,
+      ``__builtins__``, frame/code attributes, ...), and the names ``__builtins__``/``__loader__``/...
+What it does not cover
+    It is a filter for honest mistakes and cheap escapes, not the security boundary: string tricks that the
+    AST cannot see (e.g. ``str.format`` reading attributes) are left to the sandbox (bubblewrap, seccomp,
+    Landlock, rlimits), which must hold even for code that passes this check.
+
+Rule names are stable (callers count rejections by the text before the colon): ``syntax error``,
+``too long``, ``forbidden import``, ``forbidden call``, ``forbidden name``, ``forbidden attribute``.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import lru_cache
+
+MAX_CODE_CHARS = 100_000
+MAX_INPUT_CHARS = 100_000
+
+# The paper's list (azr-reference.md §4.2; dotted entries reduced to their module) ...
+PAPER_FORBIDDEN = frozenset(
+    "logging random multiprocessing pebble subprocess threading datetime time hashlib hmac bcrypt "
+    "os sys calendar".split()
+)
+# ... plus modules that reach processes, files, the network, interpreter internals or entropy.
+EXTRA_FORBIDDEN = frozenset(
+    """
+    shutil socket ctypes importlib builtins signal pty tty termios fcntl resource posix nt pwd grp spwd
+    io pathlib tempfile glob fileinput filecmp mmap select selectors asyncio concurrent _thread
+    gc inspect types code codeop dis marshal pickle shelve dbm copyreg sysconfig site platform runpy
+    pkgutil zipimport zipfile tarfile gzip bz2 lzma zlib atexit faulthandler tracemalloc trace traceback
+    pdb bdb cProfile profile pstats timeit sched uuid secrets ssl http urllib ftplib smtplib poplib imaplib
+    telnetlib socketserver xmlrpc webbrowser email mailbox ipaddress wsgiref venv ensurepip distutils
+    setuptools pip weakref ast tokenize unittest doctest warnings locale getpass crypt readline
+    rlcompleter sqlite3 csv configparser netrc plistlib sysconfig posixpath ntpath genericpath
+    _posixsubprocess _io _signal _socket _ctypes _pickle _imp imp __future__ multiprocess dill cloudpickle psutil requests
+    numpy scipy torch pandas sympy
+    """.split()
+)
+FORBIDDEN_MODULES = PAPER_FORBIDDEN | EXTRA_FORBIDDEN
+
+# Builtins whose use gives code execution or arbitrary attribute access by string: refused wherever the
+# name appears, even if the program also binds it (a binding in one scope does not shadow another scope).
+FORBIDDEN_CALLS = frozenset(
+    "eval exec compile globals locals vars __import__ breakpoint getattr setattr delattr".split()
+)
+# Builtins that only touch files/console/interpreter exit: refused unless the program binds the name
+# itself (CRUXEval has `def f(input): ...`); the sandbox blocks what they could do anyway.
+SHADOWABLE_CALLS = frozenset("open input exit quit help copyright credits license".split())
+FORBIDDEN_NAMES = frozenset("__builtins__ __loader__ __spec__ __import__ __build_class__".split())
+# Attributes that walk from an ordinary object to modules, frames, code or the builtins.
+FORBIDDEN_ATTRS = frozenset(
+    """
+    __subclasses__ __globals__ __builtins__ __code__ __closure__ __bases__ __base__ __mro__ __dict__
+    __getattribute__ __reduce__ __reduce_ex__ __loader__ __spec__ __import__ __func__ __self__ __traceback__
+    __module__ __qualname__ __class_getitem__ __init_subclass__ __setattr__ __delattr__ __getstate__
+    __setstate__ __objclass__ __wrapped__ __defaults__ __kwdefaults__ __annotations__ mro
+    f_globals f_locals f_builtins f_back f_code tb_frame tb_next gi_frame gi_code cr_frame cr_code
+    ag_frame ag_code co_code co_consts
+    """.split()
+)
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, imported: set[str], bound: set[str]) -> None:
+        self.reason: str | None = None
+        self.imported = imported
+        self.bound = bound
+
+    def _fail(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+
+    def _module(self, path: str) -> None:
+        for part in path.split("."):
+            if part in FORBIDDEN_MODULES:
+                self._fail(f"forbidden import: {part}")
+                return
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._module(alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            self._fail("forbidden import: relative import")
+            return
+        self._module(node.module or "")
+        for alias in node.names:  # `from collections import os`-style names are harmless, but `from x import *`
+            if alias.name in FORBIDDEN_MODULES:  # of a package re-exporting a module is caught here
+                self._fail(f"forbidden import: {alias.name}")
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in FORBIDDEN_CALLS or (node.id in SHADOWABLE_CALLS and node.id not in self.bound):
+            self._fail(f"forbidden call: {node.id}")
+        elif node.id in FORBIDDEN_NAMES:
+            self._fail(f"forbidden name: {node.id}")
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in FORBIDDEN_ATTRS:
+            self._fail(f"forbidden attribute: {node.attr}")
+        elif node.attr in FORBIDDEN_MODULES and isinstance(node.value, ast.Name) and node.value.id in self.imported:
+            # `typing.sys`, `re.enum.sys`: allowed modules re-export forbidden ones as attributes.
+            self._fail(f"forbidden attribute: {node.attr}")
+        self.generic_visit(node)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        for name in node.names:
+            if name in FORBIDDEN_NAMES:
+                self._fail(f"forbidden name: {name}")
+
+    def generic_visit(self, node: ast.AST) -> None:
+        if self.reason is None:
+            super().generic_visit(node)
+
+
+def _imported_names(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def _check_tree(tree: ast.AST) -> str | None:
+    try:
+        v = _Visitor(_imported_names(tree), _bound_names(tree))
+    except RecursionError:
+        return "too long: program nested too deeply"
+    try:
+        v.visit(tree)
+    except RecursionError:
+        return "too long: program nested too deeply"
+    return v.reason
+
+
+def check(code: str) -> str | None:
+    """Rejection reason for a program (e.g. ``forbidden import: os``), or None if it may run."""
+    if not isinstance(code, str):
+        return "syntax error: program is not text"
+    return analyze(code)[0]
+
+
+@lru_cache(maxsize=8192)
+def analyze(code: str) -> tuple[str | None, bool]:
+    """(rejection reason or None, may-mutate-shared-state) from one parse. Cached: a pure function of the text,
+    and AZR runs the same program many times (validation, determinism run, solver checks)."""
+    if len(code) > MAX_CODE_CHARS:
+        return f"too long: program longer than {MAX_CODE_CHARS} characters", True
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as e:
+        return f"syntax error: {e.msg} (line {e.lineno})", True
+    except (ValueError, MemoryError, RecursionError) as e:
+        return f"syntax error: {type(e).__name__}", True
+    reason = _check_tree(tree)
+    return reason, True if reason else _mutates(tree)
+
+
+def check_call(args_text: str) -> str | None:
+    """Rejection reason for the call-argument text of ``f(<args_text>)``, or None (inputs are code too)."""
+    if not isinstance(args_text, str):
+        return "syntax error: input is not text"
+    return _check_call(args_text)
+
+
+@lru_cache(maxsize=65536)
+def _check_call(args_text: str) -> str | None:
+    if len(args_text) > MAX_INPUT_CHARS:
+        return f"too long: input longer than {MAX_INPUT_CHARS} characters"
+    try:
+        tree = ast.parse(f"f({args_text}\n)", mode="eval")
+    except SyntaxError as e:
+        return f"syntax error: input: {e.msg}"
+    except (ValueError, MemoryError, RecursionError) as e:
+        return f"syntax error: input: {type(e).__name__}"
+    call = tree.body
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"):
+        return "syntax error: input is not call arguments"
+    if call.func.col_offset != 0 or call.func.end_col_offset != 1:
+        return "syntax error: input is not call arguments"
+    return _check_tree(call)
+
+
+def mutates_shared_state(code: str) -> bool:
+    """Heuristic: may this program change state that outlives one input? Such programs get one forked child
+    per input instead of one child for the whole group (see `_mutates`)."""
+    return analyze(code)[1] if isinstance(code, str) else True
+
+
+def _mutates(tree: ast.AST) -> bool:
+    """Attribute stores/deletes whose base is an imported module or a builtin type name (`math.pi = 3`,
+    `collections.Counter.x = ...`). Instance attributes (`self.x = 1`) are per-input and fine. The child also
+    checks the builtins dict after every input and asks for a fresh child if it changed."""
+    imported = _imported_names(tree) | {"int", "str", "list", "dict", "set", "tuple", "float", "object", "type",
+                                        "bool", "bytes", "frozenset", "complex"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in imported:
+                return True
+    return False

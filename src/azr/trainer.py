@@ -1,0 +1,310 @@
+"""The run loop: build the self-play context from config, run steps, log them, checkpoint, resume.
+
+`train(cfg, run_dir, resume=False)` owns everything around `azr.selfplay.step`: seeding, the model/tokenizer,
+the rollout backend, the executor, the buffers, the learner, the oversight monitor, metrics writers, samples,
+periodic evaluation and checkpoints. Order per step: step (generate, execute, update) -> sync weights to the
+rollout backend -> write metrics/samples/flags -> periodic eval -> checkpoint. A checkpoint captures the RNG
+states after all of that, so a resumed run continues exactly where an uninterrupted one would.
+
+With `rollout.backend=scripted` no model is loaded and no update is made (learner None): whole steps run in
+seconds, for tests and dry runs. This module does not implement any part of the algorithm itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from azr import checkpoint as ckpt
+from azr.config import Config, save_config
+from azr.console import ProgressRollout, TrainProgress, learned_summary, step_table
+from azr.writers import MetricsWriter, make_writers, read_metrics, write_flags, write_samples
+
+PHASES = ("generate", "executor", "update")
+
+
+class TrainError(RuntimeError):
+    """A run cannot start or continue (e.g. resuming a directory without a checkpoint); one-line message."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    """Last completed step."""
+    checkpoint: Path | None
+    stopped: bool = False
+    """True when oversight halted the run before `trainer.steps`."""
+    message: str = ""
+    first: dict[str, Any] = field(default_factory=dict)
+    """Metrics of the run's first step, and of its last (for the 'what it learned' summary)."""
+    last: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class Run:
+    """Everything a run holds open; built by `build`, closed by its ExitStack."""
+
+    cfg: Config
+    ctx: Any
+    rollout: ProgressRollout
+    learner: Any
+    model: Any
+    tokenizer: Any
+    executor: Any
+    monitor: Any
+    stack: contextlib.ExitStack
+
+
+def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProgress | None) -> Run:
+    """Model + tokenizer (none for `scripted`), learner, rollout backend, executor, buffers, monitor, context."""
+    from azr.buffer import TaskBuffers
+    from azr.executor import Executor
+    from azr.rollout import make_backend
+    from azr.selfplay import SelfPlayContext
+    from azr.tasks import prompts
+
+    stack = contextlib.ExitStack()
+    try:
+        model = tokenizer = learner = None
+        if cfg.rollout.backend != "scripted":
+            from azr.learner.hf import HFLearner
+            from azr.models import load
+
+            model, tokenizer = load(cfg.model.spec, dtype=cfg.model.dtype, cache_dir=cfg.model.cache_dir or None)
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+            learner = HFLearner(model, cfg, pad)
+            model = learner.model  # PEFT-wrapped when LoRA is on (adapters injected in place)
+            backend = make_backend(cfg, model, tokenizer)
+        else:
+            backend = make_backend(cfg, seed=cfg.trainer.seed)
+        rollout = ProgressRollout(backend, progress, chunk=cfg.rollout.micro_batch_size)
+        executor = stack.enter_context(Executor(cfg.executor))
+        buffers = TaskBuffers(run_dir, cfg, upto_step=upto_step)
+        if upto_step is None and cfg.selfplay.seed_files:
+            buffers.load_seeds(list(cfg.selfplay.seed_files), executor, cfg)
+        monitor = None
+        if cfg.oversight.enabled:
+            from azr.oversight import Monitor
+
+            monitor = Monitor(cfg.oversight)
+        tok = tokenizer
+        # Without a model there is no tokenizer (and no chat template): scripted runs render the plain template.
+        template = cfg.model.template if tok is not None else "plain"
+        ctx = SelfPlayContext(
+            cfg=cfg,
+            rollout=rollout,
+            render=lambda messages: prompts.render(messages, tok, template),
+            executor=executor,
+            buffers=buffers,
+            rng=random.Random(cfg.trainer.seed),
+            learner=learner,
+            monitor=monitor,
+        )
+        return Run(cfg, ctx, rollout, learner, model, tokenizer, executor, monitor, stack)
+    except BaseException:
+        stack.close()
+        raise
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# RNG states beyond the globals: the self-play sampler and the rollout backend's generator
+
+
+# Backends without `get_rng_state()`/`set_rng_state()` keep their sampling state in these attributes: the HF
+# backend's torch.Generator, the scripted backend's call counters (its per-call RNG is seeded from them).
+_BACKEND_STATE_ATTRS = ("_calls", "_counters")
+
+
+def _rng_extra(run: Run) -> dict[str, Any]:
+    extra: dict[str, Any] = {"selfplay": run.ctx.rng.getstate()}
+    backend = run.rollout.backend
+    if hasattr(backend, "get_rng_state"):
+        extra["rollout"] = backend.get_rng_state()
+        return extra
+    state: dict[str, Any] = {}
+    if isinstance(getattr(backend, "_generator", None), torch.Generator):
+        state["_generator"] = backend._generator.get_state()
+    for name in _BACKEND_STATE_ATTRS:
+        if hasattr(backend, name):
+            state[name] = copy.deepcopy(getattr(backend, name))
+    extra["rollout_attrs"] = state
+    return extra
+
+
+def _restore_rng_extra(run: Run, state: dict[str, Any]) -> None:
+    run.ctx.rng.setstate(state["selfplay"])
+    backend = run.rollout.backend
+    if "rollout" in state:
+        backend.set_rng_state(state["rollout"])
+    for name, value in state.get("rollout_attrs", {}).items():
+        if name == "_generator":
+            backend._generator.set_state(value)
+        else:
+            setattr(backend, name, copy.deepcopy(value))
+
+
+def save(run: Run, run_dir: Path, step: int) -> Path:
+    return ckpt.save_checkpoint(
+        run_dir,
+        step,
+        run.cfg,
+        model=run.model,
+        learner=run.learner,
+        rng=ckpt.capture_rng(_rng_extra(run)),
+        keep=run.cfg.trainer.keep_checkpoints,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _timings(metrics: dict[str, Any], generate_s: float, wall: float) -> dict[str, float]:
+    """Phase times of one step; the step's own measurements win, the rollout wrapper's is the fallback."""
+    t = {f"timing/{p}": float(metrics.get(f"timing/{p}", 0.0)) for p in PHASES}
+    if "timing/generate" not in metrics:
+        t["timing/generate"] = generate_s
+    t["timing/total"] = wall
+    t["timing/other"] = max(0.0, wall - sum(t[f"timing/{p}"] for p in PHASES))
+    return t
+
+
+def _periodic_eval(run: Run, run_dir: Path, step: int, console: Console) -> dict[str, float]:
+    try:
+        from azr.eval import periodic
+    except ImportError:
+        console.print("[yellow]periodic evaluation unavailable (azr.eval.periodic missing); skipped[/]")
+        return {}
+    tc = run.cfg.trainer
+    scores = periodic(
+        run.rollout, run.ctx.render, run.executor, list(tc.eval_benchmarks), tc.eval_limit, tc.data_dir or None,
+        cfg=run.cfg,
+    )
+    from azr.io import atomic_write_json
+
+    atomic_write_json(run_dir / "eval" / f"step_{step:06d}.json", {"step": step, **scores})
+    return {k: float(v) for k, v in scores.items()}
+
+
+def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Console | None = None) -> TrainResult:
+    """Run (or continue, with `resume`) self-play training in `run_dir` up to `cfg.trainer.steps` steps."""
+    t_start = time.perf_counter()
+    console = console or Console()
+    run_dir = Path(run_dir)
+    start, checkpoint = 0, None
+    if resume:
+        checkpoint = ckpt.latest_checkpoint(run_dir)
+        if checkpoint is None:
+            raise TrainError(f"{run_dir} has no complete checkpoint to resume from")
+        loaded = ckpt.load_checkpoint(checkpoint)
+        start = loaded.step
+        ckpt.truncate_logs(run_dir, loaded.state.get("log_sizes", {}), start)
+    elif ckpt.latest_checkpoint(run_dir) is not None or (run_dir / "metrics.jsonl").exists():
+        raise TrainError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick a new --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+    ckpt.seed_everything(cfg.trainer.seed)
+
+    total = cfg.trainer.steps
+    progress = TrainProgress(console, total, start)
+    writers: list[MetricsWriter] = []
+    result = TrainResult(run_dir=run_dir, step=start, checkpoint=checkpoint)
+    with progress:
+        run = build(cfg, run_dir, start if resume else None, progress)
+        with run.stack:
+            if resume:
+                if run.model is not None and loaded.model_dir is not None:
+                    ckpt.load_model_weights(run.model, loaded.model_dir)
+                    run.rollout.sync_weights(run.model)
+                state = loaded.learner_state()
+                if run.learner is not None and state is not None:
+                    run.learner.load_state_dict(state)
+                ckpt.restore_rng(loaded.rng)
+                _restore_rng_extra(run, loaded.rng)
+            console.print(
+                f"azr train: {run_dir}\n  steps {start + 1}..{total}, model {_model_name(cfg)}, "
+                f"start-up {time.perf_counter() - t_start:.0f}s"
+            )
+            writers = make_writers(cfg, run_dir, start)
+            try:
+                result = _loop(run, run_dir, start, total, progress, writers, console, result)
+            finally:
+                for w in writers:
+                    w.close()
+    rows = read_metrics(run_dir)
+    result.first, result.last = (rows[0], rows[-1]) if rows else ({}, {})
+    result.seconds = time.perf_counter() - t_start
+    if rows:
+        console.print(learned_summary(result.first, result.last, run_dir))
+    if result.message:
+        console.print(result.message)
+    return result
+
+
+def _model_name(cfg: Config) -> str:
+    return "none (scripted rollouts)" if cfg.rollout.backend == "scripted" else cfg.model.spec
+
+
+def _loop(
+    run: Run,
+    run_dir: Path,
+    start: int,
+    total: int,
+    progress: TrainProgress,
+    writers: list[MetricsWriter],
+    console: Console,
+    result: TrainResult,
+) -> TrainResult:
+    from azr.selfplay import step as selfplay_step
+
+    tc = run.cfg.trainer
+    for s in range(start + 1, total + 1):
+        t0 = time.perf_counter()
+        gen0, tok0 = run.rollout.seconds, run.rollout.tokens
+        out = selfplay_step(run.ctx, s)
+        gen_s, gen_tokens = run.rollout.seconds - gen0, run.rollout.tokens - tok0
+        if run.learner is not None:
+            run.rollout.sync_weights(run.learner.model)
+        metrics = dict(out.metrics)
+        # generation throughput over all of the step's rollouts (proposals, Monte-Carlo tries, answers)
+        metrics["rollout/tokens"] = float(gen_tokens)
+        metrics["rollout/tokens_per_s"] = gen_tokens / gen_s if gen_s > 0 else 0.0
+        if out.flags:
+            write_flags(run_dir, out.flags)
+        write_samples(run_dir, s, list(out.samples))
+        eval_s = 0.0
+        if tc.eval_every and s % tc.eval_every == 0:
+            t_eval = time.perf_counter()
+            metrics.update(_periodic_eval(run, run_dir, s, console))
+            eval_s = time.perf_counter() - t_eval
+            metrics["timing/eval"] = eval_s  # reported apart: evaluation is not part of the training step
+        action = run.monitor.action(out.flags) if run.monitor is not None and out.flags else "log"
+        stop = bool(out.stop) or action == "stop"
+        # Metrics are written before the checkpoint so it records them; timing/total excludes the checkpoint.
+        metrics.update(_timings(metrics, gen_s, time.perf_counter() - t0 - eval_s))
+        for w in writers:
+            w.write(s, metrics)
+        if s % tc.save_every == 0 or s == total or stop:
+            result.checkpoint = save(run, run_dir, s)
+        result.step = s
+        progress.step_done()
+        console.print(step_table(s, total, metrics))
+        if action == "warn":
+            for f in out.flags:
+                console.print(f"[yellow]oversight: {f.describe() if hasattr(f, 'describe') else f}[/]")
+        if stop:
+            from azr.oversight import stop_message
+
+            result.stopped = True
+            result.message = stop_message(list(out.flags), result.checkpoint)
+            break
+    return result

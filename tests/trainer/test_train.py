@@ -1,0 +1,177 @@
+"""The trainer end to end: scripted steps, a tiny-model update, exact resume, a kill mid-checkpoint, oversight stop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from azr import checkpoint as ck
+from azr.config import Config, load_config, resolve_preset
+from azr.io import read_jsonl
+from azr.trainer import TrainError, train
+
+QUIET = Console(file=open("/dev/null", "w"), width=120)  # noqa: SIM115 - lives for the test session
+VOLATILE = ("time", "timing/")
+
+
+def cfg(*overrides: str) -> Config:
+    return load_config(resolve_preset("debug"), ["trainer.samples_per_step=1", *overrides])
+
+
+def scripted(*overrides: str) -> Config:
+    return cfg("rollout.backend=scripted", *overrides)
+
+
+def rows(run_dir: Path) -> list[dict]:
+    return [{k: v for k, v in r.items() if not k.startswith(VOLATILE)} for r in read_jsonl(run_dir / "metrics.jsonl")]
+
+
+def buffers(run_dir: Path) -> dict[str, list[dict]]:
+    return {p.name: list(read_jsonl(p)) for p in sorted((run_dir / "buffers").glob("*.jsonl"))}
+
+
+def test_scripted_steps_end_to_end(tmp_path: Path) -> None:
+    result = train(scripted("trainer.steps=2"), tmp_path / "r", console=QUIET)
+    run = tmp_path / "r"
+    assert result.step == 2 and not result.stopped
+    assert result.checkpoint == run / "checkpoints" / "step_000002"
+    metrics = list(read_jsonl(run / "metrics.jsonl"))
+    assert [m["step"] for m in metrics] == [1, 2]
+    for key in (
+        "deduction/propose/valid_rate",
+        "induction/solve/solve_rate",
+        "abduction/propose/count",
+        "timing/generate",
+        "timing/executor",
+        "timing/update",
+        "timing/other",
+        "timing/total",
+        "buffer/deduction",
+    ):
+        assert key in metrics[-1], key
+    assert (
+        abs(
+            sum(metrics[-1][f"timing/{p}"] for p in ("generate", "executor", "update", "other"))
+            - metrics[-1]["timing/total"]
+        )
+        < 1e-6
+    )
+    assert not any(k.startswith("update/") for k in metrics[-1])  # no learner with scripted rollouts
+    assert (run / "samples" / "step_000002.jsonl").is_file()
+    assert load_config(run / "config.yaml") == scripted("trainer.steps=2")
+    assert result.first["step"] == 1 and result.last["step"] == 2
+
+
+def test_fresh_run_refuses_an_existing_run_dir(tmp_path: Path) -> None:
+    train(scripted("trainer.steps=1"), tmp_path / "r", console=QUIET)
+    with pytest.raises(TrainError, match="--resume"):
+        train(scripted("trainer.steps=1"), tmp_path / "r", console=QUIET)
+    with pytest.raises(TrainError, match="no complete checkpoint"):
+        train(scripted("trainer.steps=1"), tmp_path / "empty", resume=True, console=QUIET)
+
+
+@pytest.mark.parametrize("backend", ["scripted", "hf"])
+def test_resume_reproduces_the_next_step(tmp_path: Path, backend: str) -> None:
+    c2 = cfg(f"rollout.backend={backend}", "trainer.steps=2")
+    c1 = cfg(f"rollout.backend={backend}", "trainer.steps=1")
+    train(c2, tmp_path / "straight", console=QUIET)
+    train(c1, tmp_path / "resumed", console=QUIET)
+    train(c2, tmp_path / "resumed", resume=True, console=QUIET)
+    a, b = tmp_path / "straight", tmp_path / "resumed"
+    assert rows(a) == rows(b) and len(rows(b)) == 2
+    assert buffers(a) == buffers(b)
+    assert (a / "samples" / "step_000002.jsonl").read_text() == (b / "samples" / "step_000002.jsonl").read_text()
+    if backend == "hf":
+        assert "update/grad_norm" in rows(b)[-1]
+        from safetensors.torch import load_file
+
+        from azr.models import tiny_random
+
+        wa = load_file(a / "checkpoints" / "step_000002" / "model" / "model.safetensors")
+        wb = load_file(b / "checkpoints" / "step_000002" / "model" / "model.safetensors")
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)
+        # and the updates moved every weight away from the initial tiny model
+        initial = dict(tiny_random()[0].named_parameters())
+        assert all(not torch.equal(wa[k], initial[k].detach()) for k in wa if k in initial)
+
+
+def test_kill_during_checkpoint_write_keeps_the_previous_one(tmp_path: Path, monkeypatch) -> None:
+    run = tmp_path / "r"
+    train(scripted("trainer.steps=1"), run, console=QUIET)
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt("killed while writing the checkpoint")
+
+    monkeypatch.setattr(ck, "save_config", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(scripted("trainer.steps=2"), run, resume=True, console=QUIET)
+    monkeypatch.undo()
+    assert ck.latest_checkpoint(run).name == "step_000001"
+    assert ck.load_checkpoint(ck.latest_checkpoint(run)).step == 1
+    # step 2's metrics line was written before the failed checkpoint; resuming drops it and redoes the step
+    train(scripted("trainer.steps=2"), run, resume=True, console=QUIET)
+    train(scripted("trainer.steps=2"), tmp_path / "straight", console=QUIET)
+    assert rows(run) == rows(tmp_path / "straight")
+
+
+def test_oversight_stop_checkpoints_and_halts(tmp_path: Path, monkeypatch) -> None:
+    from azr.oversight import Flag, Monitor
+
+    def scan(self, text, *, step, task_type, role, rejection=None):
+        return [Flag(step, str(task_type), str(role), "test-rule", "v0", "high", text[:20])] if step == 2 else []
+
+    monkeypatch.setattr(Monitor, "scan", scan)
+    result = train(scripted("trainer.steps=4", "oversight.high=stop"), tmp_path / "r", console=QUIET)
+    assert result.stopped and result.step == 2
+    assert ck.latest_checkpoint(tmp_path / "r").name == "step_000002"
+    assert "oversight stopped the run" in result.message
+    flags = list(read_jsonl(tmp_path / "r" / "oversight.jsonl"))
+    assert flags and all(f["step"] == 2 and f["rule"] == "test-rule" for f in flags)
+
+
+def test_command_line(tmp_path: Path, capsys) -> None:
+    from azr.cli import main
+
+    # invalid values fail before anything loads: one line, exit 2
+    assert main(["train", "--config", "debug", "--out", str(tmp_path / "x"), "selfplay.batch_size=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "selfplay.batch_size" in err[0]
+    assert not (tmp_path / "x").exists()
+    assert (
+        main(
+            ["train", "--config", "debug", "--out", str(tmp_path / "r"), "rollout.backend=scripted", "trainer.steps=1"]
+        )
+        == 0
+    )
+    assert main(["train", "--resume", str(tmp_path / "r"), "trainer.steps=2"]) == 0
+    assert [r["step"] for r in read_jsonl(tmp_path / "r" / "metrics.jsonl")] == [1, 2]
+    saved = json.loads(json.dumps(load_config(tmp_path / "r" / "config.yaml").to_dict()))
+    assert saved["trainer"]["steps"] == 2 and saved["rollout"]["backend"] == "scripted"
+    assert main(["train", "--resume", str(tmp_path / "r"), "--config", "debug"]) == 2
+
+
+def test_periodic_eval_is_logged(tmp_path: Path, monkeypatch) -> None:
+    import azr.eval
+
+    calls = []
+
+    def periodic(rollout, render, executor, benchmarks, limit, data_dir, *, cfg=None):
+        calls.append((tuple(benchmarks), limit))
+        return {"eval/cruxeval-o/score": 12.5}
+
+    monkeypatch.setattr(azr.eval, "periodic", periodic)
+    train(scripted("trainer.steps=2", "trainer.eval_every=2", "trainer.eval_limit=3"), tmp_path / "r", console=QUIET)
+    metrics = list(read_jsonl(tmp_path / "r" / "metrics.jsonl"))
+    assert "eval/cruxeval-o/score" not in metrics[0] and metrics[1]["eval/cruxeval-o/score"] == 12.5
+    assert calls == [(("cruxeval-o", "cruxeval-i"), 3)]
+    assert json.loads((tmp_path / "r" / "eval" / "step_000002.json").read_text())["eval/cruxeval-o/score"] == 12.5
+
+
+def test_tensorboard_writer(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    train(scripted("trainer.steps=1", "trainer.tensorboard=true"), tmp_path / "r", console=QUIET)
+    assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
