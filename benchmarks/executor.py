@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from azr.config import ExecutorConfig
-from azr.executor import Executor, ExecRequest
+from azr.executor import ExecRequest, Executor, client, policy
 
 
 def data_path() -> Path:
@@ -65,7 +65,12 @@ def bench_pool(rows: list[dict], pool: cf.ProcessPoolExecutor) -> float:
 
 
 def bench_azr(rows: list[dict], ex: Executor, per_program: int) -> float:
-    reqs = [ExecRequest(r["code"], (r["input"],) * per_program) for r in rows]
+    # Distinct input texts (leading spaces, same value) and cold caches, so the trainer-side policy/parse caches
+    # do not flatter azr: every round pays the full AST policy check of every program and input.
+    reqs = [ExecRequest(r["code"], tuple(" " * k + r["input"] for k in range(per_program))) for r in rows]
+    policy.analyze.cache_clear()
+    policy._check_call.cache_clear()
+    client._valid_short_output.cache_clear()
     t = time.perf_counter()
     res = ex.run(reqs)
     dt = time.perf_counter() - t

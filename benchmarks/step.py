@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         f"model: {cfg.model.spec} dtype={cfg.model.dtype} lora={cfg.model.lora}  sequences={seqs:.0f}  "
         f"update tokens={m.get('update/tokens', 0):.0f}  wall incl. start-up={wall:.1f}s"
     )
+    print(
+        f"generated tokens={m.get('rollout/tokens', 0):.0f} ({m.get('rollout/tokens_per_s', 0):.1f} tok/s)  "
+        f"step cpu={m.get('timing/cpu', 0):.0f}s (process CPU time, all threads; wall time on a shared machine "
+        "includes waiting for other processes)"
+    )
     overhead = (ph["executor"] + ph["other"]) / total if total else 0.0
     print(
         f"step: total={total:.1f}s generate={ph['generate']:.1f}s executor={ph['executor']:.1f}s "

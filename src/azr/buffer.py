@@ -24,9 +24,11 @@ This module does not validate tasks (see `validate`) except through `load_seeds`
 from __future__ import annotations
 
 import ast
+import json
 import random
 import warnings
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -259,13 +261,9 @@ class TaskBuffers:
                 task = Task.from_json(rec)
                 self._insert(task, task_key(task), seq=int(rec["seq"]))
         if dropped:
-            import json
-
             text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in kept)
             atomic_write_text(path, text)
 
 
 def _with_source(task: Task, source: str) -> Task:
-    from dataclasses import replace
-
     return replace(task, source=source, step=0)

@@ -92,7 +92,7 @@ def step(ctx: SelfPlayContext, step_no: int) -> StepOutput:
         validate(ctx, proposals, step_no)
 
     # 3. LEARNABILITY from n Monte-Carlo solver tries per valid proposal; valid tasks join the buffers.
-    solve_rates = monte_carlo(ctx, proposals, timer)
+    solve_rates, attempts = monte_carlo(ctx, proposals, timer)
     new_tasks = [r.validation.task for r in proposals if r.validation and r.validation.task]
     ctx.buffers.add(new_tasks)
     for r, rate in zip(proposals, solve_rates):
@@ -110,8 +110,9 @@ def step(ctx: SelfPlayContext, step_no: int) -> StepOutput:
     for r in solvers:
         score_answer(ctx, r, stats)
 
-    # 5. OVERSIGHT scan of every response, then TRR++ over the six task x role groups and one policy update.
-    flags = scan(ctx, proposals + solvers, step_no)
+    # 5. OVERSIGHT scan of every response (Monte-Carlo tries too), then TRR++ over the six task x role groups and
+    #    one policy update.
+    flags = scan(ctx, proposals + attempts + solvers, step_no)
     trainable = [r for r in (proposals if sp.train_propose else []) + solvers if r.completion is not None]
     samples = [to_sample(r, step_no, i) for i, r in enumerate(trainable)]
     metrics = update(ctx, samples, timer)
@@ -198,21 +199,24 @@ def validate(ctx: SelfPlayContext, proposals: Sequence[Rollout], step_no: int) -
         r.validation = v
 
 
-def monte_carlo(ctx: SelfPlayContext, proposals: Sequence[Rollout], timer: PhaseTimer) -> list[float | None]:
+def monte_carlo(
+    ctx: SelfPlayContext, proposals: Sequence[Rollout], timer: PhaseTimer
+) -> tuple[list[float | None], list[Rollout]]:
     """Solve rate r̄ of each valid proposal over n solver tries (binary correctness; a format error counts as a
-    miss). A proposal whose solver prompt is too long is rejected (`prompt_too_long`): it could never be solved."""
+    miss), and the tries themselves (for oversight; they are not trained on). A proposal whose solver prompt is too
+    long is rejected (`prompt_too_long`): it could never be solved."""
     valid = [r for r in proposals if r.validation is not None and r.validation.task is not None]
     tries = [solve_prompt(ctx, r.task_type, r.validation.task) for r in valid]  # type: ignore[union-attr]
     completions = generate(ctx, tries, ctx.cfg.selfplay.mc_samples, timer)
-    tasks, answers, owner = [], [], []
+    attempts, owner = [], []
     for k, (t, comps) in enumerate(zip(tries, completions)):
         for c in comps:
-            tasks.append(t.task)
-            answers.append(parse.parse_answer(t.task_type, prompts.response_prefix(t.messages) + c.text))
+            attempts.append(Rollout(t.task_type, Role.SOLVE, t.messages, t.prompt, task=t.task, completion=c))
             owner.append(k)
+    answers = [parse.parse_answer(a.task_type, a.text) for a in attempts]
     with timer.phase("executor"):
-        verdicts = verify_answers(tasks, answers, ctx.executor)
-    hits = [[] for _ in valid]  # type: list[list[bool]]
+        verdicts = verify_answers([a.task for a in attempts], answers, ctx.executor)
+    hits: list[list[bool]] = [[] for _ in valid]
     for k, v in zip(owner, verdicts):
         hits[k].append(v.correct)
     rate_of = {}
@@ -221,7 +225,7 @@ def monte_carlo(ctx: SelfPlayContext, proposals: Sequence[Rollout], timer: Phase
             r.validation = Validation(None, "prompt_too_long")
             continue
         rate_of[id(r)] = sum(h) / len(h)
-    return [rate_of.get(id(r)) for r in proposals]
+    return [rate_of.get(id(r)) for r in proposals], attempts
 
 
 def verify(ctx: SelfPlayContext, solvers: Sequence[Rollout]) -> None:

@@ -186,7 +186,12 @@ def _periodic_eval(run: Run, run_dir: Path, step: int, console: Console) -> dict
         return {}
     tc = run.cfg.trainer
     scores = periodic(
-        run.rollout, run.ctx.render, run.executor, list(tc.eval_benchmarks), tc.eval_limit, tc.data_dir or None,
+        run.rollout,
+        run.ctx.render,
+        run.executor,
+        list(tc.eval_benchmarks),
+        tc.eval_limit,
+        tc.data_dir or None,
         cfg=run.cfg,
     )
     from azr.io import atomic_write_json
@@ -268,7 +273,7 @@ def _loop(
 
     tc = run.cfg.trainer
     for s in range(start + 1, total + 1):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         gen0, tok0 = run.rollout.seconds, run.rollout.tokens
         out = selfplay_step(run.ctx, s)
         gen_s, gen_tokens = run.rollout.seconds - gen0, run.rollout.tokens - tok0
@@ -291,6 +296,8 @@ def _loop(
         stop = bool(out.stop) or action == "stop"
         # Metrics are written before the checkpoint so it records them; timing/total excludes the checkpoint.
         metrics.update(_timings(metrics, gen_s, time.perf_counter() - t0 - eval_s))
+        # CPU seconds of this process (all threads): on a shared machine, wall time says more about the neighbours
+        metrics["timing/cpu"] = time.process_time() - cpu0
         for w in writers:
             w.write(s, metrics)
         if s % tc.save_every == 0 or s == total or stop:

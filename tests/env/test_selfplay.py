@@ -153,7 +153,7 @@ class StopMonitor:
 
 def test_oversight_flags_can_stop_the_run(executor):
     out = step(make_ctx(executor, monitor=StopMonitor()), 1)
-    assert out.flags == ["flag"] * 3 and out.stop
+    assert out.flags == ["flag"] * 3 and out.stop  # the three rejected proposals
 
 
 def test_buffers_persist_across_steps(executor, tmp_path):

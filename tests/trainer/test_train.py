@@ -15,7 +15,7 @@ from azr.io import read_jsonl
 from azr.trainer import TrainError, train
 
 QUIET = Console(file=open("/dev/null", "w"), width=120)  # noqa: SIM115 - lives for the test session
-VOLATILE = ("time", "timing/")
+VOLATILE = ("time", "timing/", "rollout/tokens_per_s")
 
 
 def cfg(*overrides: str) -> Config:

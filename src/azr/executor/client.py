@@ -8,38 +8,30 @@ Failure handling: if a zygote exits, or no result arrives for longer than the sl
 take, the zygote is killed and restarted; its in-flight requests come back as `sandbox_error`, unsent ones go
 to the new zygote. The caller never sees an exception for anything model code does.
 
-Isolation is decided once per Executor (`sandbox.detect`-style probing in `_layers`) and reported by
+Isolation is decided once per Executor (probing in `_layers`) and reported by
 `info()`. Without bubblewrap it falls back to seccomp + Landlock + rlimits and says so; with neither
 bubblewrap nor seccomp it refuses to start unless `unsafe=True`, which is logged as a warning.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
-import selectors
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 from azr.config import ExecutorConfig
 from azr.executor import policy, sandbox
+from azr.executor.process import ZygoteProcess
 from azr.executor.types import ExecRequest, ExecResult, Status
 from azr.executor.values import is_plain, parse_value
-from azr.executor.zygote import HDR, frame
 
 log = logging.getLogger("azr.executor")
-
-START_TIMEOUT = 60.0
-STALL_SLACK = 10.0  # seconds beyond the slowest in-flight request before a zygote counts as hung
-_BOOT = "import sys; sys.path.insert(0, {src!r}); from azr.executor.zygote import main; main()"
 
 
 def _cpu_count() -> int:
@@ -48,184 +40,6 @@ def _cpu_count() -> int:
     except (AttributeError, OSError):
         return os.cpu_count() or 1
 
-
-class _ZygoteDied(Exception):
-    pass
-
-
-class _Zygote:
-    """One zygote process (optionally inside bwrap) and the pipes to it. Not thread-safe: one user at a time."""
-
-    def __init__(self, layers: dict, cfg: ExecutorConfig, workers: int, hash_seed: int) -> None:
-        self.layers, self.cfg, self.workers, self.hash_seed = layers, cfg, workers, hash_seed
-        self.proc: subprocess.Popen | None = None
-        self.ready: dict = {}
-        self.next_id = 0
-        self.lock = threading.Lock()
-        self.restarts = 0
-
-    # ---- process lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        env = {"PYTHONHASHSEED": str(self.hash_seed), "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin",
-               "LANG": "C.UTF-8"}
-        src = sandbox.interpreter_paths()[-1]
-        argv = [sys.executable, "-s", "-c", _BOOT.format(src=src)]
-        if self.layers["bwrap"]:
-            argv = sandbox.bwrap_command(env) + argv
-        self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     env=env, cwd="/", start_new_session=True, close_fds=True)
-        cfg = {"workers": self.workers, "max_output_chars": self.cfg.max_output_chars,
-               "memory_mb": self.cfg.memory_mb, "bpf": (self.layers["bpf"] or b"").hex(),
-               "landlock_abi": self.layers["landlock_abi"], "read_paths": sandbox.interpreter_paths(),
-               "scratch_root": "/tmp" if self.layers["bwrap"] else self.layers["scratch_root"]}
-        try:
-            self.proc.stdin.write(frame(cfg))
-            self.proc.stdin.flush()
-            self.ready = self._read_frame_blocking(START_TIMEOUT)
-        except (OSError, _ZygoteDied, ValueError) as e:
-            err = self._stderr_tail()
-            self.kill()
-            raise RuntimeError(f"executor zygote failed to start: {e}; stderr: {err}") from None
-        if not self.ready.get("ready"):
-            self.kill()
-            raise RuntimeError(f"executor zygote sent {self.ready!r} instead of ready")
-        os.set_blocking(self.proc.stdin.fileno(), False)
-        os.set_blocking(self.proc.stdout.fileno(), False)
-
-    def _stderr_tail(self) -> str:
-        try:
-            self._stderr.seek(0)
-            return self._stderr.read()[-2000:].decode(errors="replace").strip()
-        except (OSError, ValueError):
-            return ""
-
-    def _read_frame_blocking(self, timeout: float) -> dict:
-        fd = self.proc.stdout.fileno()
-        buf = b""
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while True:
-                need = 4 if len(buf) < 4 else 4 + HDR.unpack_from(buf)[0]
-                if len(buf) >= need and len(buf) >= 4 and need > 4:
-                    return json.loads(buf[4:need])
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    raise _ZygoteDied("timed out waiting for the zygote")
-                chunk = os.read(fd, need - len(buf))
-                if not chunk:
-                    raise _ZygoteDied("zygote exited")
-                buf += chunk
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, 9)  # the zygote (and bwrap); children die by PDEATHSIG / pid namespace
-        except (ProcessLookupError, PermissionError):
-            pass
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        self._stderr.close()
-        self.proc = None
-
-    # ---- exchange ---------------------------------------------------------------------------------------
-
-    def run(self, items: list[dict]) -> dict[int, list | None]:
-        """Send `items` (each {"key", "code", "inputs", "timeout", "group"}), return key -> raw results, or
-        None for items lost to a zygote failure (restarting the zygote for the rest)."""
-        with self.lock:
-            out: dict[int, list | None] = {}
-            pending = list(items)
-            attempts = 0
-            while pending:
-                if not self.alive():
-                    if attempts >= 2:
-                        out.update({it["key"]: None for it in pending})
-                        break
-                    attempts += 1
-                    self.start()
-                pending = self._exchange(pending, out)
-            return out
-
-    def _exchange(self, items: list[dict], out: dict) -> list[dict]:
-        """Runs until all items are answered (returns []) or the zygote fails (in-flight -> None, returns the
-        unsent rest)."""
-        wfd, rfd = self.proc.stdin.fileno(), self.proc.stdout.fileno()
-        inflight: dict[int, dict] = {}
-        unsent = list(items)
-        wbuf = b""
-        rbuf = b""
-        last_progress = time.monotonic()
-        sel = selectors.DefaultSelector()
-        sel.register(rfd, selectors.EVENT_READ, "r")
-        writing = False
-        try:
-            while unsent or inflight or wbuf:
-                while unsent and len(wbuf) < (1 << 20):
-                    it = unsent.pop(0)
-                    rid = self.next_id = self.next_id + 1
-                    inflight[rid] = it
-                    wbuf += frame({"id": rid, "code": it["code"], "inputs": it["inputs"],
-                                   "timeout": it["timeout"], "group": it["group"]})
-                if wbuf and not writing:
-                    sel.register(wfd, selectors.EVENT_WRITE, "w")
-                    writing = True
-                stall = max((it["timeout"] * max(1, len(it["inputs"])) for it in inflight.values()), default=0)
-                events = sel.select(timeout=1.0)
-                for key, _ in events:
-                    if key.data == "w":
-                        try:
-                            n = os.write(wfd, wbuf)
-                        except BlockingIOError:
-                            n = 0
-                        except (BrokenPipeError, OSError) as e:
-                            raise _ZygoteDied(f"write failed: {e}") from None
-                        wbuf = wbuf[n:]
-                        if not wbuf:
-                            sel.unregister(wfd)
-                            writing = False
-                    else:
-                        try:
-                            chunk = os.read(rfd, 1 << 20)
-                        except BlockingIOError:
-                            continue
-                        if not chunk:
-                            raise _ZygoteDied("zygote exited")
-                        rbuf += chunk
-                        while len(rbuf) >= 4:
-                            size = HDR.unpack_from(rbuf)[0]
-                            if len(rbuf) < 4 + size:
-                                break
-                            msg, rbuf = json.loads(rbuf[4:4 + size]), rbuf[4 + size:]
-                            it = inflight.pop(msg["id"], None)
-                            if it is not None:
-                                out[it["key"]] = msg["results"]
-                            last_progress = time.monotonic()
-                if inflight and time.monotonic() - last_progress > stall + STALL_SLACK:
-                    raise _ZygoteDied("zygote hung")
-            return []
-        except (_ZygoteDied, ValueError, KeyError) as e:
-            log.warning("executor zygote failed (%s); restarting, %d in-flight requests lost", e, len(inflight))
-            self.restarts += 1
-            for it in inflight.values():
-                out[it["key"]] = None
-            self.kill()
-            return unsent
-        finally:
-            sel.close()
 
 
 def _layers(cfg: ExecutorConfig) -> dict:
@@ -259,19 +73,21 @@ class Executor:
         # Test hook: attack tests bypass the AST policy to prove the sandbox layers hold on their own.
         self._skip_policy = _skip_policy
         self._layers: dict | None = None
-        self._zygotes: list[_Zygote] = []
+        self._zygotes: list[ZygoteProcess] = []
         self._lock = threading.Lock()
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="azr-executor-spawner")
         seeds = random.SystemRandom().sample(range(1, 2**32 - 1), 2)
         self._seeds = seeds
 
     # ---- lifecycle --------------------------------------------------------------------------------------
 
-    def _zygote(self, i: int) -> _Zygote:
+    def _zygote(self, i: int) -> ZygoteProcess:
         with self._lock:
             if self._layers is None:
                 self._layers = _layers(self.cfg)
             while len(self._zygotes) <= i:
-                self._zygotes.append(_Zygote(self._layers, self.cfg, self.workers, self._seeds[len(self._zygotes)]))
+                seed = self._seeds[len(self._zygotes)]
+                self._zygotes.append(ZygoteProcess(self._layers, self.cfg, self.workers, seed, self._spawner))
             return self._zygotes[i]
 
     def start(self) -> Executor:
@@ -338,30 +154,32 @@ class Executor:
     # ---- running ----------------------------------------------------------------------------------------
 
     def run(self, requests: Sequence[ExecRequest]) -> list[list[ExecResult]]:
-        return self._run_on(0, requests)
+        return self._run_on((0,), requests)[0]
 
     def run_checked(self, requests: Sequence[ExecRequest]) -> list[list[ExecResult]]:
         """Run in two zygotes with different PYTHONHASHSEED (and ASLR); inputs whose two results differ become
         `ExecResult(Status.ERROR, error="NonDeterministic: ...")`. Returns the first run's results otherwise."""
-        with ThreadPoolExecutor(2) as pool:
-            fa, fb = pool.submit(self._run_on, 0, requests), pool.submit(self._run_on, 1, requests)
-            a, b = fa.result(), fb.result()
+        a, b = self._run_on((0, 1), requests)
         return [[_merge(x, y) for x, y in zip(ra, rb)] for ra, rb in zip(a, b)]
 
-    def _run_on(self, zi: int, requests: Sequence[ExecRequest]) -> list[list[ExecResult]]:
-        results: list[list[ExecResult | None]] = [[None] * len(r.inputs) for r in requests]
+    def _run_on(self, zis: tuple[int, ...], requests: Sequence[ExecRequest]) -> list[list[list[ExecResult]]]:
+        """Policy-check once, run the same items on each zygote in `zis` (concurrently), convert per zygote.
+
+        All AST work (policy, output re-validation) stays in the calling thread: CPython 3.11's parser is not
+        safe in concurrent threads (gh-106905); the helper threads only move bytes."""
+        template: list[list[ExecResult | None]] = [[None] * len(r.inputs) for r in requests]
         items: list[dict] = []
         for ri, req in enumerate(requests):
             reason = None if self._skip_policy else policy.check(req.code)
             if reason is not None:
-                results[ri] = [ExecResult(Status.POLICY_REJECTED, error=reason)] * len(req.inputs)
+                template[ri] = [ExecResult(Status.POLICY_REJECTED, error=reason)] * len(req.inputs)
                 continue
             send: list[str] = []
             where: list[int] = []
             for ii, text in enumerate(req.inputs):
                 why = policy.check_call(text) if not self._skip_policy or not isinstance(text, str) else None
                 if why is not None:
-                    results[ri][ii] = ExecResult(Status.POLICY_REJECTED, error=why)
+                    template[ri][ii] = ExecResult(Status.POLICY_REJECTED, error=why)
                 else:
                     send.append(text)
                     where.append(ii)
@@ -370,19 +188,30 @@ class Executor:
                 group = len(send) > 1 and not policy.mutates_shared_state(req.code)
                 items.append({"key": len(items), "code": req.code, "inputs": send, "timeout": timeout,
                               "group": group, "_ri": ri, "_where": where})
-        if items:
-            z = self._zygote(zi)
-            try:
-                raw = z.run(items)
-            except RuntimeError as e:  # the zygote cannot start at all
-                log.error("%s", e)
-                raw = {it["key"]: None for it in items}
+        if not items:
+            raws: list[dict] = [{} for _ in zis]
+        elif len(zis) == 1:
+            raws = [self._dispatch(zis[0], items)]
+        else:
+            with ThreadPoolExecutor(len(zis)) as pool:
+                raws = list(pool.map(lambda zi: self._dispatch(zi, items), zis))
+        out = []
+        for raw in raws:
+            results = [list(row) for row in template]
             for it in items:
                 got = raw.get(it["key"])
                 for k, ii in enumerate(it["_where"]):
                     res = self._convert(got[k]) if got is not None and k < len(got) else None
                     results[it["_ri"]][ii] = res or ExecResult(Status.SANDBOX_ERROR, error="SandboxError: zygote failed")
-        return results  # type: ignore[return-value]
+            out.append(results)
+        return out  # type: ignore[return-value]
+
+    def _dispatch(self, zi: int, items: list[dict]) -> dict:
+        try:
+            return self._zygote(zi).run(items)
+        except RuntimeError as e:  # the zygote cannot start at all: every item is a sandbox error
+            log.error("%s", e)
+            return {}
 
     def _convert(self, raw: Any) -> ExecResult | None:
         """Child frame -> ExecResult; the output is re-validated here, never trusted."""
@@ -398,15 +227,27 @@ class Executor:
             return ExecResult(st, error=error)
         if not isinstance(output, str):
             return ExecResult(Status.SANDBOX_ERROR, error="ProtocolError: missing output")
-        try:
-            ok = is_plain(parse_value(output, self.cfg.max_output_chars))
-        except ValueError:
+        if len(output) > self.cfg.max_output_chars:
             ok = False
-        except (MemoryError, RecursionError):
-            ok = False
+        elif len(output) <= 1024:
+            ok = _valid_short_output(output)
+        else:
+            ok = _valid_output(output)
         if not ok:
             return ExecResult(Status.OUTPUT_LIMIT, error="NonPlainOutput: output failed re-validation")
         return ExecResult(Status.OK, output=output)
+
+
+def _valid_output(text: str) -> bool:
+    """Does the repr a child sent parse (literal-only, see values.parse_value) to plain data?"""
+    try:
+        return is_plain(parse_value(text, max_chars=len(text)))
+    except (ValueError, MemoryError, RecursionError):
+        return False
+
+
+# Short outputs repeat a lot (k solver answers, grouped inputs); the check is a pure function of the text.
+_valid_short_output = lru_cache(maxsize=65536)(_valid_output)
 
 
 def _merge(a: ExecResult, b: ExecResult) -> ExecResult:

@@ -21,6 +21,7 @@ Rule names are stable (callers count rejections by the text before the colon): `
 from __future__ import annotations
 
 import ast
+import warnings
 from functools import lru_cache
 
 MAX_CODE_CHARS = 100_000
@@ -123,6 +124,13 @@ class _Visitor(ast.NodeVisitor):
             super().generic_visit(node)
 
 
+def _parse(text: str, mode: str) -> ast.AST:
+    # Model code is full of invalid escapes; their SyntaxWarnings belong to the sandboxed run, not the trainer log.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, mode=mode)
+
+
 def _imported_names(tree: ast.AST) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -171,10 +179,10 @@ def analyze(code: str) -> tuple[str | None, bool]:
     if len(code) > MAX_CODE_CHARS:
         return f"too long: program longer than {MAX_CODE_CHARS} characters", True
     try:
-        tree = ast.parse(code)
+        tree = _parse(code, "exec")
     except SyntaxError as e:
         return f"syntax error: {e.msg} (line {e.lineno})", True
-    except (ValueError, MemoryError, RecursionError) as e:
+    except (ValueError, MemoryError, RecursionError, SystemError) as e:
         return f"syntax error: {type(e).__name__}", True
     reason = _check_tree(tree)
     return reason, True if reason else _mutates(tree)
@@ -192,10 +200,10 @@ def _check_call(args_text: str) -> str | None:
     if len(args_text) > MAX_INPUT_CHARS:
         return f"too long: input longer than {MAX_INPUT_CHARS} characters"
     try:
-        tree = ast.parse(f"f({args_text}\n)", mode="eval")
+        tree = _parse(f"f({args_text}\n)", "eval")
     except SyntaxError as e:
         return f"syntax error: input: {e.msg}"
-    except (ValueError, MemoryError, RecursionError) as e:
+    except (ValueError, MemoryError, RecursionError, SystemError) as e:
         return f"syntax error: input: {type(e).__name__}"
     call = tree.body
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"):

@@ -165,14 +165,15 @@ class Confiner:
 
     def confine(self, cpu_seconds: int, landlock_fd: int | None) -> None:
         """Called in the child right after fork, before any model code; raises if a layer fails."""
-        for res, val in (
-            (resource.RLIMIT_AS, self.memory_bytes),
-            (resource.RLIMIT_CPU, cpu_seconds),
-            (resource.RLIMIT_FSIZE, 1 << 20),
-            (resource.RLIMIT_NOFILE, 64),
-            (resource.RLIMIT_CORE, 0),
+        for res, soft, hard in (
+            (resource.RLIMIT_AS, self.memory_bytes, self.memory_bytes),
+            # soft < hard: the kernel sends SIGXCPU first (reported as timeout), SIGKILL a second later
+            (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1),
+            (resource.RLIMIT_FSIZE, 1 << 20, 1 << 20),
+            (resource.RLIMIT_NOFILE, 64, 64),
+            (resource.RLIMIT_CORE, 0, 0),
         ):
-            resource.setrlimit(res, (val, val))
+            resource.setrlimit(res, (soft, hard))
         if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "no_new_privs")
         if landlock_fd is not None:

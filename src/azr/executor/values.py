@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from typing import Any
 
 PLAIN_TYPES = (type(None), bool, int, float, complex, str, bytes, list, tuple, set, frozenset, dict)
@@ -52,8 +53,11 @@ def split_args(text: str) -> list[str] | None:
         return None
     src = f"f({text}\n)"  # newline so a trailing comment cannot swallow the closing parenthesis
     try:
-        tree = ast.parse(src, mode="eval")
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes in model text are not the trainer's business
+            tree = ast.parse(src, mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError, SystemError):
+        # SystemError: CPython 3.11 "AST constructor recursion depth mismatch" on some deeply nested texts
         return None
     call = tree.body
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"):
@@ -130,15 +134,15 @@ def parse_value(text: str, max_chars: int = 100_000) -> Any:
         raise ValueError(f"value text longer than {max_chars} characters")
     try:
         return ast.literal_eval(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, SystemError):
         pass  # fall through to the extended evaluator (nan, inf, frozenset) for a precise error
     try:
         tree = ast.parse(text.strip(), mode="eval")
         return _eval_node(tree.body, 0)
     except ValueError:
         raise
-    except (TypeError, SyntaxError, MemoryError, RecursionError) as e:
-        # TypeError: an unhashable element inside a set/dict key, e.g. `{[1]}`.
+    except (TypeError, SyntaxError, MemoryError, RecursionError, SystemError) as e:
+        # TypeError: an unhashable element inside a set/dict key, e.g. `{[1]}`. SystemError: see split_args.
         raise ValueError(f"not a literal: {type(e).__name__}: {e}") from None
 
 

@@ -49,6 +49,7 @@ STATUSES = ("ok", "error", "timeout", "memory", "crashed", "output_limit", "poli
 _CODE = {name: i for i, name in enumerate(STATUSES)}
 EXIT_TAINTED = 77  # the child changed the builtins; remaining inputs need a fresh child
 EXIT_SETUP = 78  # a confinement layer failed to apply: never run model code unconfined
+EXIT_HARNESS = 79  # the program broke the child's harness (e.g. closed the result pipe)
 GRACE = 0.25  # extra wall seconds for fork + confinement + compile before the first input
 
 
@@ -159,6 +160,13 @@ class Zygote:
         self.confiner.confine(int(math.ceil(unit["timeout"] * n)) + 1, 4 if ll is not None else None)
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, signal.SIG_DFL)
+        try:
+            self._run_unit(unit)
+        finally:  # past this point the harness is the model's: a failure is the program's doing, not ours
+            os._exit(EXIT_HARNESS)
+
+    def _run_unit(self, unit: dict) -> None:
+        n = len(unit["inputs"])
         try:
             prog: object = compile(unit["code"], "<program>", "exec")
         except BaseException as e:  # noqa: BLE001 - reported per input as the program's error
@@ -293,6 +301,8 @@ class Zygote:
             return
         elif code == EXIT_TAINTED:
             res = None
+        elif code == EXIT_HARNESS:
+            res = ["crashed", None, "HarnessError: the program broke the result channel"]
         elif code < 0:
             res = ["crashed", None, f"signal {signal.Signals(-code).name}"]
         else:

@@ -150,7 +150,9 @@ class HFLearner:
                     logits = self._forward(self._model, batch)
                     labels = batch["input_ids"][:, -mask.shape[1] :]
                     logprobs = logprobs_from_logits(logits, labels, temp)
-                    entropy = entropy_from_logits(logits / temp if temp > 0 else logits) if ac.entropy_coef else None
+                    # entropy of the sampling distribution (after temperature); no copy of the logits at T = 1
+                    scaled = logits / temp if temp > 0 and temp != 1.0 else logits
+                    entropy = entropy_from_logits(scaled) if ac.entropy_coef else None
                     ref_lp = self._reference_logprobs(batch, labels, temp) if ac.kl_coef > 0 else None
                 parts = policy_loss(
                     logprobs,
@@ -172,7 +174,7 @@ class HFLearner:
                 totals["kl"] += parts.kl
                 totals["clip_frac"] += parts.clip_frac
                 totals["approx_kl"] += float(((batch["old_logprobs"] - logprobs.detach()) * mask).sum()) / n_tokens
-                del logits, logprobs, entropy, parts
+                del logits, scaled, logprobs, entropy, parts
             grad_norm = self._step()
         finally:
             self._model.eval()

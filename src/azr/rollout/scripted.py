@@ -82,6 +82,14 @@ class ScriptedBackend:
     def sync_weights(self, model: Any) -> None:
         return None
 
+    def get_rng_state(self) -> dict[str, Any]:
+        """Everything later completions depend on (the per-call RNGs are seeded from it), for checkpoints."""
+        return {"calls": self._calls, "counters": [[list(k), v] for k, v in self._counters.items()]}
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        self._calls = int(state["calls"])
+        self._counters = defaultdict(int, {tuple(k): int(v) for k, v in state["counters"]})
+
     # ---- completions -----------------------------------------------------------------------------------------
 
     def _complete(self, prompt: str, rng: random.Random) -> Completion:

@@ -88,7 +88,10 @@ def read_task_file(path: str | Path) -> list[TaskRecord]:
             raise TaskFileError(f"{p.name} line {i}: not JSON ({e.msg})") from e
         if not isinstance(d, dict):
             raise TaskFileError(f"{p.name} line {i}: not a JSON object")
-        records.append(_record(d, i, f"seed:{p.name}"))
+        try:
+            records.append(_record(d, i, f"seed:{p.name}"))
+        except TaskFileError as e:
+            raise TaskFileError(f"{p.name} {e}") from None
     if not records:
         raise TaskFileError(f"{p.name}: no records")
     return records

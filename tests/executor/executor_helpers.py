@@ -1,0 +1,22 @@
+"""Helpers shared by the executor tests (a uniquely named module: tests are not a package)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from azr.executor import ExecRequest, Executor
+
+BENIGN = ExecRequest("def f(x):\n    return sorted(x)[::-1]", ("[3, 1, 2]",))
+
+
+def data_dir() -> Path:
+    """`$AZR_DATA_DIR`, else `../shared/data` beside the repository root (the CI layout)."""
+    env = os.environ.get("AZR_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def assert_benign_ok(ex: Executor) -> None:
+    """The executor still runs an ordinary program correctly (it was not broken or polluted)."""
+    [[r]] = ex.run([BENIGN])
+    assert r.ok and r.output == "[3, 2, 1]", r

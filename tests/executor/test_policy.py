@@ -1,0 +1,67 @@
+"""Static policy: named rejection reasons, and the official filter's bypasses closed."""
+
+from __future__ import annotations
+
+import pytest
+
+from azr.executor.policy import check, check_call, mutates_shared_state
+
+
+@pytest.mark.parametrize(
+    "code, reason",
+    [
+        ("import time", "forbidden import: time"),
+        ("from time import sleep", "forbidden import: time"),
+        ("import os.path", "forbidden import: os"),  # dotted names (official bug: never matched)
+        ("from os import path", "forbidden import: os"),
+        ("import os as o", "forbidden import: os"),  # aliases
+        ("import sys", "forbidden import: sys"),
+        ("import numpy.random", "forbidden import: numpy"),
+        ("import importlib", "forbidden import: importlib"),
+        ("import builtins", "forbidden import: builtins"),
+        ("import shutil, subprocess", "forbidden import: shutil"),
+        ("from . import x", "forbidden import: relative import"),
+        ("x = __import__('ti' + 'me')", "forbidden call: __import__"),  # dynamic import
+        ("e = eval\ne('1')", "forbidden call: eval"),  # use, not only call
+        ("exec('1')", "forbidden call: exec"),
+        ("compile('1', '', 'eval')", "forbidden call: compile"),
+        ("getattr(__builtins__, 'ev' + 'al')", "forbidden call: getattr"),
+        ("b = __builtins__", "forbidden name: __builtins__"),
+        ("open('/etc/passwd')", "forbidden call: open"),
+        ("().__class__.__bases__[0].__subclasses__()", "forbidden attribute: __subclasses__"),
+        ("def f(): pass\nf.__globals__", "forbidden attribute: __globals__"),
+        ("import typing\ntyping.sys.modules", "forbidden attribute: sys"),  # re-exported module
+        ("def f(:", "syntax error: invalid syntax (line 1)"),
+        ("x = 1\n" * 60_000, "too long: program longer than 100000 characters"),
+    ],
+)
+def test_rejections(code, reason):
+    assert check(code) == reason
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def f(x):\n    return sorted(x)",
+        "import math, collections\nfrom typing import List\ndef f(a: List[int]):\n    return math.fsum(a)",
+        "def f(input):\n    return input + 1",  # CRUXEval sample_782 binds `input` as a parameter
+        "class A:\n    def __init__(self):\n        super().__init__()\n        self.time = 1\ndef f():\n    return A().time",
+        "import re\ndef f(s):\n    return re.sub('a', 'b', s)",
+    ],
+)
+def test_allowed(code):
+    assert check(code) is None
+
+
+def test_input_texts_are_checked():
+    assert check_call("1, [2, 3], 'a,b'") is None
+    assert check_call("dict(a=1, b=2)") is None
+    assert check_call("__import__('os').system('x')") == "forbidden call: __import__"
+    assert check_call("1)(2") == "syntax error: input is not call arguments"
+    assert check_call("1) + (2").startswith("syntax error")
+
+
+def test_mutation_heuristic():
+    assert mutates_shared_state("import math\ndef f():\n    math.pi = 3\n    return 1")
+    assert mutates_shared_state("def f():\n    list.x = 1")
+    assert not mutates_shared_state("class A:\n    pass\ndef f():\n    a = A()\n    a.x = 1\n    return a.x")
