@@ -104,11 +104,10 @@ def compare(args: argparse.Namespace) -> None:
 
 
 def measure(args: argparse.Namespace) -> None:
-    """One (model, dtype): cached load time, RSS after load, backend tok/s per batch size, as one JSON line."""
+    """One (model, dtype): cached load time, peak RSS, backend tok/s per batch size, as one JSON line."""
     start = time.perf_counter()
     model, tokenizer = load(args.model, dtype=args.dtype)
     result = {"model": args.model, "dtype": args.dtype, "load_s": round(time.perf_counter() - start, 2)}
-    result["rss_load_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
     backend = HFBackend(model, tokenizer, dtype=args.dtype)
     run_backend(backend, [render(tokenizer, TASKS[0])], 4, 0)
     for batch in args.batches:

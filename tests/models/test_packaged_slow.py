@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("name", ["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"])
 def test_packaged_model_loads_through_the_cache_and_generates(name):
     spec = f"packaged:{name}"
-    load(spec, dtype="fp32")  # converts into the cache the first time; a no-op check afterwards
+    if not (cache_root() / "packaged" / name).is_dir():
+        load(spec, dtype="fp32")  # the first load converts the GGUF into the cache
     assert (cache_root() / "packaged" / name / "model.safetensors").is_file()
     start = time.perf_counter()
     model, tok = load(spec, dtype="fp32")

@@ -76,8 +76,9 @@ def test_fresh_run_refuses_an_existing_run_dir(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("backend", ["scripted", "hf"])
 def test_resume_reproduces_the_next_step(tmp_path: Path, backend: str) -> None:
-    c2 = cfg(f"rollout.backend={backend}", "trainer.steps=2")
-    c1 = cfg(f"rollout.backend={backend}", "trainer.steps=1")
+    small = ["selfplay.batch_size=1", "rollout.max_new_tokens=12"] if backend == "hf" else []  # CPU time
+    c2 = cfg(f"rollout.backend={backend}", "trainer.steps=2", *small)
+    c1 = cfg(f"rollout.backend={backend}", "trainer.steps=1", *small)
     train(c2, tmp_path / "straight", console=QUIET)
     train(c1, tmp_path / "resumed", console=QUIET)
     train(c2, tmp_path / "resumed", resume=True, console=QUIET)

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render", choices=("auto", "chat", "plain"), default="auto",
                         help="azr template rendering: the tokenizer's chat template or the R1 plain text "
                         "(auto: the checkpoint's setting, else chat when the tokenizer has one)")  # fmt: skip
+    parser.add_argument("--prefill-answer", action="store_true",
+                        help="end CRUXEval prompts with the answer skeleton (`rollout.prefill_answer`), which small "
+                        "instruct models need to follow the format (docs/models.md)")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=8, help="items per generation batch")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--code-timeout", type=float, default=20.0,
@@ -123,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     settings = EvalSettings(
         benchmarks=tuple(names), limit=args.limit, samples=args.samples, temperature=temperature, top_p=top_p,
         seed=args.seed, max_new_tokens=args.max_new_tokens, template=args.template, batch_size=args.batch_size,
-        code_timeout=args.code_timeout, code_policy=args.code_policy,
+        code_timeout=args.code_timeout, code_policy=args.code_policy, prefill_answer=True if args.prefill_answer else None,
     )  # fmt: skip
     out_dir = Path(args.out) if args.out else Path("runs") / f"eval-{slug(Path(args.model).name.lower() or 'model')}"
     console = Console()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class EvalSettings:
     """Seconds per executor call of a HumanEval+/MBPP+ check (one call covers up to 64 inputs)."""
     code_policy: bool = False
     """The code executor applies the training AST policy (then over-long reference outputs cannot be digested)."""
+    prefill_answer: bool | None = None
+    """Prefill the answer skeleton in CRUXEval prompts (`rollout.prefill_answer`); None keeps the config's value."""
 
     def fingerprint(self, model: str) -> dict[str, Any]:
         d = asdict(self)
@@ -200,6 +202,9 @@ def evaluate(
     from azr.models import cache_root
 
     cfg = cfg or Config()
+    if settings.prefill_answer is not None:
+        cfg = replace(cfg, rollout=replace(cfg.rollout, prefill_answer=settings.prefill_answer))
+    settings = replace(settings, prefill_answer=cfg.rollout.prefill_answer)  # recorded in the fingerprint
     names = expand_benchmarks(list(settings.benchmarks))
     fingerprint = settings.fingerprint(model_spec or (backend if isinstance(backend, str) else "backend"))
     if out_dir is not None:
@@ -274,7 +279,7 @@ def periodic(
     settings = EvalSettings(
         benchmarks=tuple(benchmarks), limit=limit, samples=1, temperature=0.0,
         max_new_tokens=max_new_tokens or min(cfg.rollout.max_new_tokens, 2048), template="azr",
-        batch_size=cfg.rollout.micro_batch_size, code_policy=True,
+        batch_size=cfg.rollout.micro_batch_size, code_policy=True, prefill_answer=cfg.rollout.prefill_answer,
     )  # fmt: skip
     ddir = default_data_dir(str(data_dir) if data_dir else None)
     res = evaluate(rollout, render, executor, settings, cfg=cfg, data_dir=ddir)

@@ -41,7 +41,6 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-
 def _layers(cfg: ExecutorConfig) -> dict:
     """Probe the isolation layers once. Raises RuntimeError when the configured sandbox is impossible."""
     if cfg.unsafe:
@@ -58,10 +57,13 @@ def _layers(cfg: ExecutorConfig) -> dict:
                            "without it (set executor.unsafe=true to override, loudly)")
     abi = sandbox.landlock_abi()
     if not bwrap:
-        log.warning("azr executor: bubblewrap unavailable, falling back to seccomp + %s + rlimits",
-                    f"Landlock ABI {abi}" if abi else "no Landlock")
+        (log.info if cfg.sandbox == "seccomp" else log.warning)(
+            "azr executor: %s, using seccomp + %s + rlimits without namespaces",
+            "sandbox=seccomp configured" if cfg.sandbox == "seccomp" else "bubblewrap unavailable",
+            f"Landlock ABI {abi}" if abi else "no Landlock")
     return {"bwrap": bwrap, "bpf": bpf, "landlock_abi": abi, "unsafe": False,
-            "scratch_root": tempfile.mkdtemp(prefix="azr-exec-")}
+            # with bwrap the scratch dirs live on the zygote's private tmpfs; nothing to create on the host
+            "scratch_root": None if bwrap else tempfile.mkdtemp(prefix="azr-exec-")}
 
 
 class Executor:
@@ -108,6 +110,7 @@ class Executor:
                 import shutil
 
                 shutil.rmtree(self._layers["scratch_root"], ignore_errors=True)
+                self._layers = None  # a later run probes again and makes a fresh scratch root
 
     def __enter__(self) -> Executor:
         return self.start()

@@ -66,6 +66,14 @@ def test_code_benchmarks_under_the_training_policy(executor, data_dir: Path) -> 
     assert oracle["averages"]["code_avg"] == 100.0
 
 
+def test_oracle_fits_the_prefilled_answer_skeleton(executor, data_dir: Path) -> None:
+    settings = EvalSettings(benchmarks=("reasoning",), limit=3, prefill_answer=True)
+    res = evaluate("oracle", _render, executor, settings, data_dir=data_dir)
+    assert res["averages"]["reasoning_avg"] == 100.0 and res["settings"]["prefill_answer"] is True
+    first = res["benchmarks"]["cruxeval-o"]["records"][0]["responses"][0]
+    assert first.startswith("<think>\n</think>\n<answer>\n```output\n")
+
+
 def test_known_unsolvable_items_are_documented(data_dir: Path) -> None:
     for name, items in KNOWN_UNSOLVABLE.items():
         assert name in BENCHMARKS
