@@ -110,6 +110,10 @@ def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProg
             learner=learner,
             monitor=monitor,
         )
+        if upto_step is None and cfg.selfplay.seed_size > 0:
+            from azr.selfplay import seed_buffers
+
+            seed_buffers(ctx, cfg.selfplay.seed_size)  # paper §3.3.1: the untrained policy grows the seed set
         return Run(cfg, ctx, rollout, learner, model, tokenizer, executor, monitor, stack)
     except BaseException:
         stack.close()
@@ -283,6 +287,10 @@ def _loop(
         # generation throughput over all of the step's rollouts (proposals, Monte-Carlo tries, answers)
         metrics["rollout/tokens"] = float(gen_tokens)
         metrics["rollout/tokens_per_s"] = gen_tokens / gen_s if gen_s > 0 else 0.0
+        if run.monitor is not None:
+            from azr.oversight import flag_metrics
+
+            metrics.update(flag_metrics(list(out.flags)))  # zeros too, so the curves have every step
         if out.flags:
             write_flags(run_dir, out.flags)
         write_samples(run_dir, s, list(out.samples))

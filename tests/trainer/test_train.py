@@ -176,3 +176,17 @@ def test_tensorboard_writer(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     train(scripted("trainer.steps=1", "trainer.tensorboard=true"), tmp_path / "r", console=QUIET)
     assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_oversight_counts_are_logged_every_step(tmp_path: Path) -> None:
+    train(scripted("trainer.steps=2"), tmp_path / "r", console=QUIET)
+    for row in rows(tmp_path / "r"):
+        assert row["oversight/flags"] == row["oversight/low"] + row["oversight/medium"] + row["oversight/high"]
+
+
+def test_model_driven_seeding_grows_the_buffers_before_step_one(tmp_path: Path) -> None:
+    train(scripted("trainer.steps=1", "selfplay.seed_size=6", "selfplay.batch_size=2"), tmp_path / "r", console=QUIET)
+    seeded = {t: [b for b in bs if b.get("source") == "seeding"] for t, bs in buffers(tmp_path / "r").items()}
+    for t in ("deduction", "abduction"):
+        assert len(seeded[f"{t}.jsonl"]) >= 5, t  # the identity triplet + seeding until the buffer holds 6 tasks
+        assert all(b["step"] == 0 for b in seeded[f"{t}.jsonl"])
