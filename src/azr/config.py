@@ -88,6 +88,11 @@ class RolloutConfig:
     Small instruct models need this to follow the format (docs/models.md); the cost is no free-form reasoning.
     False: prompts end with `<think>` (R1 template)."""
 
+    suppress_eos: bool = False
+    """Mask the end-of-sequence token until `</answer>` is written. Small instruct models end their turn right
+    after a closed code block, leaving the answer unclosed (and a proposer's input block unwritten); this makes
+    them finish the format. Log-probs are recorded under the unmasked distribution."""
+
     def __post_init__(self) -> None:
         _one_of("rollout.backend", self.backend, ("hf", "vllm", "scripted"))
         _check(self.temperature >= 0.0, "rollout.temperature must be >= 0")

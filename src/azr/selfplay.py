@@ -169,7 +169,11 @@ def solve_prompt(ctx: SelfPlayContext, task_type: TaskType, task: Task) -> Rollo
 def sampling_params(ctx: SelfPlayContext) -> SamplingParams:
     ro = ctx.cfg.rollout
     return SamplingParams(
-        max_new_tokens=ro.max_new_tokens, temperature=ro.temperature, top_p=ro.top_p, seed=ctx.rng.randrange(2**31)
+        max_new_tokens=ro.max_new_tokens,
+        temperature=ro.temperature,
+        top_p=ro.top_p,
+        seed=ctx.rng.randrange(2**31),
+        suppress_eos=ro.suppress_eos,
     )
 
 

@@ -20,6 +20,10 @@ class SamplingParams:
     """Generation stops after any of these strings; the stop string is kept in the text."""
     seed: int | None = None
     """Seed for this call; None continues the backend's own generator."""
+    suppress_eos: bool = False
+    """Never sample an end-of-sequence token: a sequence ends only at a stop string or at `max_new_tokens`
+    (like vLLM's `min_tokens`, but until the stop string). Recorded log-probs stay those of the unmasked
+    distribution, which is what the learner recomputes."""
 
 
 @dataclass(frozen=True)

@@ -127,8 +127,9 @@ class HFBackend:
 
         active = list(range(len(rows)))  # indices into `rows` of the sequences still in the batch
         max_stop = max((len(s) for s in params.stop), default=0)
+        banned = torch.tensor(sorted(self._eos_ids), device=self.device) if params.suppress_eos else None
         for step in range(params.max_new_tokens):
-            tokens, logprobs = _sample(logits, params, generator)
+            tokens, logprobs = _sample(logits, params, generator, banned)
             keep = []
             for j, (tok, lp) in enumerate(zip(tokens.tolist(), logprobs.tolist())):
                 row = rows[active[j]]
@@ -187,16 +188,19 @@ class HFBackend:
 
 
 def _sample(
-    logits: torch.Tensor, params: SamplingParams, generator: torch.Generator
+    logits: torch.Tensor, params: SamplingParams, generator: torch.Generator, banned: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample one token per row. Returns (tokens (B,), log softmax(logits / T)[token] (B,), float32)."""
+    """Sample one token per row, never one of `banned`. Returns (tokens (B,), log softmax(logits / T)[token] (B,),
+    float32) where the log-prob is of the unmasked distribution (the one the learner recomputes)."""
     logits = logits.float()
     if params.temperature <= 0:
         logp = logits.log_softmax(-1)
-        tokens = logits.argmax(-1)
+        tokens = (logits.index_fill(-1, banned, float("-inf")) if banned is not None else logits).argmax(-1)
     else:
         logp = (logits / params.temperature).log_softmax(-1)
         probs = logp.exp()
+        if banned is not None:
+            probs = probs.index_fill(-1, banned, 0.0)
         if params.top_p < 1.0:
             # Nucleus: keep the smallest set of most likely tokens whose mass reaches top_p (at least one).
             sorted_probs, idx = probs.sort(dim=-1, descending=True)

@@ -59,6 +59,7 @@ class VLLMBackend:
             stop=list(params.stop),
             include_stop_str_in_output=True,
             seed=params.seed,
+            ignore_eos=params.suppress_eos,  # stop strings still end the sequence
             logprobs=0,  # 0 = only the sampled token's log-prob
         )
         outputs = self.llm.generate(list(prompts), sp, use_tqdm=False)
