@@ -183,11 +183,8 @@ def _timings(metrics: dict[str, Any], generate_s: float, wall: float) -> dict[st
 
 
 def _periodic_eval(run: Run, run_dir: Path, step: int, console: Console) -> dict[str, float]:
-    try:
-        from azr.eval import periodic
-    except ImportError:
-        console.print("[yellow]periodic evaluation unavailable (azr.eval.periodic missing); skipped[/]")
-        return {}
+    from azr.eval import periodic
+
     tc = run.cfg.trainer
     scores = periodic(
         run.rollout,

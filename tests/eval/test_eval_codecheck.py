@@ -13,7 +13,7 @@ def judge():
     from azr.config import ExecutorConfig
     from azr.executor import Executor
 
-    with Executor(ExecutorConfig(max_output_chars=20_000_000), _skip_policy=True) as ex:
+    with Executor(ExecutorConfig(max_output_chars=20_000_000), static_policy=False) as ex:
         yield CodeJudge(ex, None, timeout=5.0)
 
 

@@ -21,7 +21,7 @@ def executors():
     from azr.executor import Executor
 
     cfg = ExecutorConfig(max_output_chars=20_000_000)
-    with Executor(cfg) as ex, Executor(cfg, _skip_policy=True) as code_ex:
+    with Executor(cfg) as ex, Executor(cfg, static_policy=False) as code_ex:
         yield ex, code_ex
 
 

@@ -19,5 +19,5 @@ def ex():
 def raw_ex(request):
     """Policy check OFF (test hook): proves the sandbox layers hold for code the AST filter would refuse. Runs
     with the strongest sandbox here (`auto`, bubblewrap when available) and with the no-namespace fallback."""
-    with Executor(ExecutorConfig(timeout=2.0, sandbox=request.param), _skip_policy=True) as e:
+    with Executor(ExecutorConfig(timeout=2.0, sandbox=request.param), static_policy=False) as e:
         yield e

@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     code_policy = "training AST policy" if args.code_policy else "sandbox only (no AST policy, as EvalPlus)"
     meta.update({"code_benchmarks_policy": code_policy})
     try:
-        with Executor(exec_cfg) as ex, Executor(exec_cfg, _skip_policy=not args.code_policy) as code_ex:
+        with Executor(exec_cfg) as ex, Executor(exec_cfg, static_policy=args.code_policy) as code_ex:
             meta["executor"] = ex.info()
             results = evaluate(
                 backend, render, ex, settings, cfg=cfg, data_dir=data_dir, out_dir=out_dir, model_spec=args.model,

@@ -69,11 +69,12 @@ def _layers(cfg: ExecutorConfig) -> dict:
 class Executor:
     """Batch in, batch out: `run(requests) -> list[list[ExecResult]]` (input order), see docs/executor.md."""
 
-    def __init__(self, cfg: ExecutorConfig | None = None, *, _skip_policy: bool = False) -> None:
+    def __init__(self, cfg: ExecutorConfig | None = None, *, static_policy: bool = True) -> None:
+        """`static_policy=False` skips the AST policy (the sandbox still holds on its own, as the attack tests
+        show): for benchmark reference code that legitimately imports `random`/`hashlib`, and for those tests."""
         self.cfg = cfg or ExecutorConfig()
         self.workers = self.cfg.workers or _cpu_count()
-        # Test hook: attack tests bypass the AST policy to prove the sandbox layers hold on their own.
-        self._skip_policy = _skip_policy
+        self._skip_policy = not static_policy
         self._layers: dict | None = None
         self._zygotes: list[ZygoteProcess] = []
         self._lock = threading.Lock()
@@ -138,7 +139,7 @@ class Executor:
         if layers.get("landlock_abi"):
             names.append(f"landlock(abi {layers['landlock_abi']})")
         names.append("wall deadline + SIGKILL of process group; capped result pipe")
-        names.append("static AST policy" + (" (SKIPPED: test hook)" if self._skip_policy else ""))
+        names.append("static AST policy" + (" (off: static_policy=False)" if self._skip_policy else ""))
         return {
             "layers": names,
             "bwrap": bool(layers.get("bwrap")),
