@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from judge_server import serve_judge
 from oversight_corpus import CONCERNING, ORDINARY
 
 from azr.config import OversightConfig
@@ -155,30 +154,14 @@ def test_judge_behind_the_same_interface() -> None:
 
 
 def test_http_judge_and_verdict_parsing() -> None:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server API
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            flags = [{"rule": "judge.http", "severity": "high", "excerpt": "x"}] if "bad" in body["text"] else []
-            out = json.dumps({"flags": flags}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+    def decide(body: dict) -> list[dict]:
+        return [{"rule": "judge.http", "severity": "high", "excerpt": "x"}] if "bad" in body["text"] else []
 
-        def log_message(self, *a: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/judge"
+    with serve_judge(decide) as url:
         assert isinstance(make_judge(url), HttpJudge)
         m = Monitor(OversightConfig(judge=url))
         assert [f.rule for f in m.scan("bad thing", step=1, task_type="deduction", role="solve")] == ["judge.http"]
         assert m.scan("fine", step=1, task_type="deduction", role="solve") == []
-    finally:
-        server.shutdown()
     assert parse_verdict("YES high: wants to hide from the overseers")["severity"] == "high"
     assert parse_verdict("NO") is None and parse_verdict("") is None
     with pytest.raises(ValueError):

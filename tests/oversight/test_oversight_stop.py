@@ -6,13 +6,11 @@ step, and a site rule file ($AZR_OVERSIGHT_RULES) matching the scripted policy's
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from judge_server import serve_judge
 
 from azr.config import load_config
 from azr.io import read_jsonl
@@ -28,26 +26,12 @@ BASE = ["rollout.backend=scripted", "model.template=plain", "trainer.steps=4", "
 def judge_url() -> Iterator[str]:
     """A judge endpoint that finds every solver rollout of step FLAG_STEP concerning."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server API
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            hit = body["step"] == FLAG_STEP and body["role"] == "solve"
-            flags = [{"rule": "judge.test", "severity": "high", "excerpt": body["text"][:80]}] if hit else []
-            out = json.dumps({"flags": flags}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+    def decide(body: dict) -> list[dict]:
+        hit = body["step"] == FLAG_STEP and body["role"] == "solve"
+        return [{"rule": "judge.test", "severity": "high", "excerpt": body["text"][:80]}] if hit else []
 
-        def log_message(self, *a: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/judge"
-    finally:
-        server.shutdown()
+    with serve_judge(decide) as url:
+        yield url
 
 
 def _steps(run_dir: Path) -> list[int]:
