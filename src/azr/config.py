@@ -153,6 +153,9 @@ class SelfPlayConfig:
     seed_size: int = 0
     """Grow the deduction/abduction buffers to this many tasks by model-driven seeding before step 1 (paper:
     B x 4 = 256); 0 skips seeding."""
+    seed_rounds: int = 50
+    """Most proposer batches per seeding stage (deduction/abduction, then induction); seeding stops there even if
+    a buffer is still short of `seed_size`, so a model that rarely writes a valid task cannot stall the run."""
     solver_reward: str = "binary"
     """Induction solver reward: `binary` (all hidden pairs right) or `fraction` (share of hidden pairs)."""
     format_penalty: float = -1.0
@@ -178,6 +181,7 @@ class SelfPlayConfig:
         _one_of("selfplay.reference_sampling", self.reference_sampling, ("uniform", "recency"))
         _check(self.buffer_cap > 0, "selfplay.buffer_cap must be > 0")
         _check(self.seed_size >= 0, "selfplay.seed_size must be >= 0")
+        _check(self.seed_rounds > 0, "selfplay.seed_rounds must be > 0")
         _one_of("selfplay.solver_reward", self.solver_reward, ("binary", "fraction"))
         _check(self.max_program_chars > 0, "selfplay.max_program_chars must be > 0")
 

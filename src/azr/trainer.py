@@ -113,7 +113,12 @@ def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProg
         if upto_step is None and cfg.selfplay.seed_size > 0:
             from azr.selfplay import seed_buffers
 
-            seed_buffers(ctx, cfg.selfplay.seed_size)  # paper §3.3.1: the untrained policy grows the seed set
+            if progress is not None:
+                progress.progress.console.print(f"seeding: growing the buffers to {cfg.selfplay.seed_size} tasks (paper §3.3.1)")
+            # paper §3.3.1: the untrained policy grows the seed set before step 1
+            sizes = seed_buffers(ctx, cfg.selfplay.seed_size, cfg.selfplay.seed_rounds)
+            if progress is not None:
+                progress.progress.console.print("seeding: " + "  ".join(f"{t} {n}" for t, n in sizes.items()))
         return Run(cfg, ctx, rollout, learner, model, tokenizer, executor, monitor, stack)
     except BaseException:
         stack.close()

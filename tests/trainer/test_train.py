@@ -190,3 +190,10 @@ def test_model_driven_seeding_grows_the_buffers_before_step_one(tmp_path: Path) 
     for t in ("deduction", "abduction"):
         assert len(seeded[f"{t}.jsonl"]) >= 5, t  # the identity triplet + seeding until the buffer holds 6 tasks
         assert all(b["step"] == 0 for b in seeded[f"{t}.jsonl"])
+
+
+def test_seeding_stops_after_seed_rounds_even_when_short(tmp_path: Path) -> None:
+    over = ("trainer.steps=1", "selfplay.seed_size=1000", "selfplay.seed_rounds=1", "selfplay.batch_size=2")
+    train(scripted(*over), tmp_path / "r", console=QUIET)
+    seeded = [b for b in buffers(tmp_path / "r")["deduction.jsonl"] if b.get("source") == "seeding"]
+    assert 0 < len(seeded) <= 4  # one round of B=2 proposals per proposing type (deduction and abduction)
