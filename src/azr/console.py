@@ -91,7 +91,7 @@ def learned_summary(first: dict[str, Any], last: dict[str, Any], run_dir: Path) 
                 a, b = first.get(f"{tt}/{role}/{name}"), last.get(f"{tt}/{role}/{name}")
                 cells.append("-" if a is None and b is None else f"{_fmt(a, fmt)} -> {_fmt(b, fmt)}")
             t.add_row(tt, role, *cells)
-    t.caption = f"run dir: {run_dir}\nreport:  azr report {run_dir}"
+    t.caption = f"run dir: {run_dir}\nreport:  azr report {run_dir}   (re-run it while a run is going on)"
     t.caption_justify = "left"
     return t
 

@@ -187,6 +187,18 @@ def _timings(metrics: dict[str, Any], generate_s: float, wall: float) -> dict[st
     return t
 
 
+def _write_report(run_dir: Path, console: Console) -> None:
+    """Every run ends with its HTML report; a report failure is reported, never fatal (the run itself is saved)."""
+    from azr.report import build_report
+
+    try:
+        path = build_report(run_dir)
+    except Exception as e:  # noqa: BLE001 - plotting must not turn a finished run into a failed one
+        console.print(f"[yellow]report not written ({type(e).__name__}: {e}); retry with `azr report {run_dir}`[/]")
+        return
+    console.print(f"report written: {path}")
+
+
 def _periodic_eval(run: Run, run_dir: Path, step: int, console: Console) -> dict[str, float]:
     from azr.eval import periodic
 
@@ -256,6 +268,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
     result.seconds = time.perf_counter() - t_start
     if rows:
         console.print(learned_summary(result.first, result.last, run_dir))
+        _write_report(run_dir, console)
     if result.message:
         console.print(result.message)
     return result
