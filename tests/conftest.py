@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from azr.eval.benchmarks import default_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    env = os.environ.get("AZR_DATA_DIR")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    return default_data_dir() or REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from azr.config import Config, load_config
+from azr.eval.benchmarks import default_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def data_path(*parts: str) -> Path:
-    env = os.environ.get("AZR_DATA_DIR")
-    base = Path(env) if env else REPO.parent / "shared" / "data"
-    return base.joinpath(*parts)
+    return (default_data_dir() or REPO.parent / "shared" / "data").joinpath(*parts)
 
 
 def small_cfg(*overrides: str) -> Config:

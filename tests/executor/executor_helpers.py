@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from azr.eval.benchmarks import default_data_dir
 from azr.executor import ExecRequest, Executor
 
 BENIGN = ExecRequest("def f(x):\n    return sorted(x)[::-1]", ("[3, 1, 2]",))
 
 
 def data_dir() -> Path:
-    """`$AZR_DATA_DIR`, else `../shared/data` beside the repository root (the CI layout)."""
-    env = os.environ.get("AZR_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    """`$AZR_DATA_DIR`, else `../shared/data` beside the repository root (the CI layout); the product's rule."""
+    return default_data_dir() or Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def assert_benign_ok(ex: Executor) -> None:
