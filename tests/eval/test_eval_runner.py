@@ -163,3 +163,18 @@ def test_cli(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str])
     assert main(["eval", "--model", "oracle", "--limit", "0"]) == 2
     assert main(["eval", "--model", "oracle", "--data-dir", str(tmp_path / "missing")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_progress_is_printed_as_lines_when_stderr_is_not_a_terminal(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under nohup or a pipe a live bar prints nothing until the end; a log must still show how far the eval is."""
+    from azr.cli import main
+
+    rc = main(["eval", "--model", "oracle", "--benchmarks", "gsm8k", "--limit", "20", "--batch-size", "2",
+               "--out", str(tmp_path / "ev"), "--data-dir", str(data_dir)])  # fmt: skip
+    assert rc == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("gsm8k: ")]
+    assert lines[0].startswith("gsm8k: 0/20") and lines[-1].startswith("gsm8k: 20/20")
+    assert 3 <= len(lines) <= 12  # a line per tenth, not one per batch of 2
+    assert "items/s" in lines[-1]

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from azr.config import ExecutorConfig
 from azr.executor import sandbox
-from azr.executor.zygote import HDR, frame
+from azr.executor.wire import HDR, frame
 
 log = logging.getLogger("azr.executor")
 

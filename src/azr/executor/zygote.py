@@ -27,12 +27,12 @@ import math
 import os
 import selectors
 import signal
-import struct
 import time
 from collections import deque
 
 from azr.executor.sandbox import Confiner, landlock_ruleset, set_child_subreaper, set_parent_death_signal
 from azr.executor.values import is_plain
+from azr.executor.wire import HDR, RES, STATUSES, encode_result, frame, read_exact, write_all
 
 # Allowed stdlib modules imported once here so children only pay fork + copy-on-write, not imports.
 PRELOAD = (
@@ -41,43 +41,10 @@ PRELOAD = (
     "keyword difflib pprint reprlib graphlib colorsys struct binascii base64 html fnmatch"
 ).split()
 
-HDR = struct.Struct(">I")
-# Child -> zygote result frame: status code, output byte length, error byte length, then the UTF-8 bytes.
-# Binary rather than JSON so a child touches (copies) as few of the zygote's pages as possible.
-RES = struct.Struct(">BII")
-STATUSES = ("ok", "error", "timeout", "memory", "crashed", "output_limit", "policy_rejected", "sandbox_error")
-_CODE = {name: i for i, name in enumerate(STATUSES)}
 EXIT_TAINTED = 77  # the child changed the builtins; remaining inputs need a fresh child
 EXIT_SETUP = 78  # a confinement layer failed to apply: never run model code unconfined
 EXIT_HARNESS = 79  # the program broke the child's harness (e.g. closed the result pipe)
 GRACE = 0.25  # extra wall seconds for fork + confinement + compile before the first input
-
-
-def read_exact(fd: int, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = os.read(fd, n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def frame(obj: object) -> bytes:
-    data = json.dumps(obj, ensure_ascii=True).encode()
-    return HDR.pack(len(data)) + data
-
-
-def encode_result(res: list) -> bytes:
-    out = (res[1] or "").encode("utf-8", "surrogatepass")
-    err = (res[2] or "").encode("utf-8", "surrogatepass")
-    return RES.pack(_CODE[res[0]], len(out), len(err)) + out + err
 
 
 def _fmt_exc(e: BaseException) -> str:
