@@ -65,3 +65,23 @@ def test_mutation_heuristic():
     assert mutates_shared_state("import math\ndef f():\n    math.pi = 3\n    return 1")
     assert mutates_shared_state("def f():\n    list.x = 1")
     assert not mutates_shared_state("class A:\n    pass\ndef f():\n    a = A()\n    a.x = 1\n    return a.x")
+
+
+def test_first_rule_broken_in_source_order_is_reported():
+    # One flat traversal replaced the recursive visitor: the order of reasons must stay the source order.
+    assert check("def f(x):\n    y = x.__class__.__bases__\n    import os\n    return eval(y)") == (
+        "forbidden attribute: __bases__"
+    )
+    assert check("import math\ndef f(x):\n    return [eval(x), math.sys]") == "forbidden call: eval"
+    assert check("def f(x):\n    return (lambda: open)(), getattr") == "forbidden call: open"
+    assert check_call("[1, {'a': (2, vars)}], __import__") == "forbidden call: vars"
+
+
+def test_long_programs_are_checked_without_recursion():
+    # The deepest nesting the parser accepts, and thousands of statements: no dependence on the recursion limit.
+    deep = "def f(x):\n    return " + "abs(" * 150 + "[" * 40 + "x" + "]" * 40 + ")" * 150
+    assert check(deep) is None
+    assert check(deep.replace("x]", "vars]")) == "forbidden call: vars"
+    body = "\n".join(f"    x{i} = x + {i}" for i in range(3000))
+    assert check(f"def f(x):\n{body}\n    return x") is None
+    assert check(f"def f(x):\n{body}\n    return exec") == "forbidden call: exec"

@@ -71,57 +71,68 @@ FORBIDDEN_ATTRS = frozenset(
 )
 
 
-class _Visitor(ast.NodeVisitor):
-    def __init__(self, imported: set[str], bound: set[str]) -> None:
-        self.reason: str | None = None
-        self.imported = imported
-        self.bound = bound
+_FUNC_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_STORE = (ast.Store, ast.Del)
 
-    def _fail(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
 
-    def _module(self, path: str) -> None:
-        for part in path.split("."):
-            if part in FORBIDDEN_MODULES:
-                self._fail(f"forbidden import: {part}")
-                return
+def _preorder(tree: ast.AST) -> list[ast.AST]:
+    """Every node, in the order a recursive visitor meets them (so the first rule broken is the one reported);
+    iterative, so nesting depth cannot overflow the interpreter stack. One traversal serves every rule: the
+    policy runs on every program and input the model writes, and AST walking is most of its cost."""
+    out: list[ast.AST] = []
+    stack = [tree]
+    pop, push, append = stack.pop, stack.append, out.append
+    while stack:
+        node = pop()
+        append(node)
+        fields = node._fields
+        for name in reversed(fields):
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                push(value)
+            elif isinstance(value, list):
+                for item in reversed(value):
+                    if isinstance(item, ast.AST):
+                        push(item)
+    return out
 
-    def visit_Import(self, node: ast.Import) -> None:
+
+def _module_reason(path: str) -> str | None:
+    for part in path.split("."):
+        if part in FORBIDDEN_MODULES:
+            return f"forbidden import: {part}"
+    return None
+
+
+def _node_reason(node: ast.AST, imported: set[str], bound: set[str]) -> str | None:
+    if isinstance(node, ast.Name):
+        if node.id in FORBIDDEN_CALLS or (node.id in SHADOWABLE_CALLS and node.id not in bound):
+            return f"forbidden call: {node.id}"
+        if node.id in FORBIDDEN_NAMES:
+            return f"forbidden name: {node.id}"
+    elif isinstance(node, ast.Attribute):
+        if node.attr in FORBIDDEN_ATTRS:
+            return f"forbidden attribute: {node.attr}"
+        if node.attr in FORBIDDEN_MODULES and isinstance(node.value, ast.Name) and node.value.id in imported:
+            # `typing.sys`, `re.enum.sys`: allowed modules re-export forbidden ones as attributes.
+            return f"forbidden attribute: {node.attr}"
+    elif isinstance(node, ast.Import):
         for alias in node.names:
-            self._module(alias.name)
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            if reason := _module_reason(alias.name):
+                return reason
+    elif isinstance(node, ast.ImportFrom):
         if node.level:
-            self._fail("forbidden import: relative import")
-            return
-        self._module(node.module or "")
+            return "forbidden import: relative import"
+        if reason := _module_reason(node.module or ""):
+            return reason
         for alias in node.names:  # `from collections import os`-style names are harmless, but `from x import *`
             if alias.name in FORBIDDEN_MODULES:  # of a package re-exporting a module is caught here
-                self._fail(f"forbidden import: {alias.name}")
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if node.id in FORBIDDEN_CALLS or (node.id in SHADOWABLE_CALLS and node.id not in self.bound):
-            self._fail(f"forbidden call: {node.id}")
-        elif node.id in FORBIDDEN_NAMES:
-            self._fail(f"forbidden name: {node.id}")
-
-    def visit_Attribute(self, node: ast.Attribute) -> None:
-        if node.attr in FORBIDDEN_ATTRS:
-            self._fail(f"forbidden attribute: {node.attr}")
-        elif node.attr in FORBIDDEN_MODULES and isinstance(node.value, ast.Name) and node.value.id in self.imported:
-            # `typing.sys`, `re.enum.sys`: allowed modules re-export forbidden ones as attributes.
-            self._fail(f"forbidden attribute: {node.attr}")
-        self.generic_visit(node)
-
-    def visit_Global(self, node: ast.Global) -> None:
+                return f"forbidden import: {alias.name}"
+    elif isinstance(node, ast.Global):
         for name in node.names:
             if name in FORBIDDEN_NAMES:
-                self._fail(f"forbidden name: {name}")
-
-    def generic_visit(self, node: ast.AST) -> None:
-        if self.reason is None:
-            super().generic_visit(node)
+                return f"forbidden name: {name}"
+    return None
 
 
 def _parse(text: str, mode: str) -> ast.AST:
@@ -131,9 +142,9 @@ def _parse(text: str, mode: str) -> ast.AST:
         return ast.parse(text, mode=mode)
 
 
-def _imported_names(tree: ast.AST) -> set[str]:
+def _imported_names(nodes: list[ast.AST]) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -141,28 +152,25 @@ def _imported_names(tree: ast.AST) -> set[str]:
     return names
 
 
-def _bound_names(tree: ast.AST) -> set[str]:
+def _bound_names(nodes: list[ast.AST]) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
+    for node in nodes:
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, _STORE):
+                names.add(node.id)
         elif isinstance(node, ast.arg):
             names.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        elif isinstance(node, _FUNC_DEFS):
             names.add(node.name)
     return names
 
 
-def _check_tree(tree: ast.AST) -> str | None:
-    try:
-        v = _Visitor(_imported_names(tree), _bound_names(tree))
-    except RecursionError:
-        return "too long: program nested too deeply"
-    try:
-        v.visit(tree)
-    except RecursionError:
-        return "too long: program nested too deeply"
-    return v.reason
+def _check_nodes(nodes: list[ast.AST], imported: set[str]) -> str | None:
+    bound = _bound_names(nodes)
+    for node in nodes:
+        if reason := _node_reason(node, imported, bound):
+            return reason
+    return None
 
 
 def check(code: str) -> str | None:
@@ -184,8 +192,10 @@ def analyze(code: str) -> tuple[str | None, bool]:
         return f"syntax error: {e.msg} (line {e.lineno})", True
     except (ValueError, MemoryError, RecursionError, SystemError) as e:
         return f"syntax error: {type(e).__name__}", True
-    reason = _check_tree(tree)
-    return reason, True if reason else _mutates(tree)
+    nodes = _preorder(tree)
+    imported = _imported_names(nodes)
+    reason = _check_nodes(nodes, imported)
+    return reason, True if reason else _mutates(nodes, imported)
 
 
 def check_call(args_text: str) -> str | None:
@@ -210,7 +220,8 @@ def _check_call(args_text: str) -> str | None:
         return "syntax error: input is not call arguments"
     if call.func.col_offset != 0 or call.func.end_col_offset != 1:
         return "syntax error: input is not call arguments"
-    return _check_tree(call)
+    nodes = _preorder(call)
+    return _check_nodes(nodes, _imported_names(nodes))
 
 
 def mutates_shared_state(code: str) -> bool:
@@ -219,17 +230,21 @@ def mutates_shared_state(code: str) -> bool:
     return analyze(code)[1] if isinstance(code, str) else True
 
 
-def _mutates(tree: ast.AST) -> bool:
+def _mutates(nodes: list[ast.AST], imported: set[str]) -> bool:
     """Attribute stores/deletes whose base is an imported module or a builtin type name (`math.pi = 3`,
     `collections.Counter.x = ...`). Instance attributes (`self.x = 1`) are per-input and fine. The child also
     checks the builtins dict after every input and asks for a fresh child if it changed."""
-    imported = _imported_names(tree) | {"int", "str", "list", "dict", "set", "tuple", "float", "object", "type",
-                                        "bool", "bytes", "frozenset", "complex"}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+    bases = imported | _BUILTIN_TYPES
+    for node in nodes:
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, _STORE):
             base = node.value
             while isinstance(base, ast.Attribute):
                 base = base.value
-            if isinstance(base, ast.Name) and base.id in imported:
+            if isinstance(base, ast.Name) and base.id in bases:
                 return True
     return False
+
+
+_BUILTIN_TYPES = frozenset(
+    "int str list dict set tuple float object type bool bytes frozenset complex".split()
+)
