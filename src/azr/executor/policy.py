@@ -21,8 +21,10 @@ Rule names are stable (callers count rejections by the text before the colon): `
 from __future__ import annotations
 
 import ast
-import warnings
+from collections.abc import Set
 from functools import lru_cache
+
+from azr.executor.values import parse_quietly
 
 MAX_CODE_CHARS = 100_000
 MAX_INPUT_CHARS = 100_000
@@ -104,7 +106,7 @@ def _module_reason(path: str) -> str | None:
     return None
 
 
-def _node_reason(node: ast.AST, imported: set[str], bound: set[str]) -> str | None:
+def _node_reason(node: ast.AST, imported: Set[str], bound: Set[str]) -> str | None:
     if isinstance(node, ast.Name):
         if node.id in FORBIDDEN_CALLS or (node.id in SHADOWABLE_CALLS and node.id not in bound):
             return f"forbidden call: {node.id}"
@@ -135,13 +137,6 @@ def _node_reason(node: ast.AST, imported: set[str], bound: set[str]) -> str | No
     return None
 
 
-def _parse(text: str, mode: str) -> ast.AST:
-    # Model code is full of invalid escapes; their SyntaxWarnings belong to the sandboxed run, not the trainer log.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(text, mode=mode)
-
-
 def _imported_names(nodes: list[ast.AST]) -> set[str]:
     names: set[str] = set()
     for node in nodes:
@@ -165,7 +160,7 @@ def _bound_names(nodes: list[ast.AST]) -> set[str]:
     return names
 
 
-def _check_nodes(nodes: list[ast.AST], imported: set[str]) -> str | None:
+def _check_nodes(nodes: list[ast.AST], imported: Set[str]) -> str | None:
     bound = _bound_names(nodes)
     for node in nodes:
         if reason := _node_reason(node, imported, bound):
@@ -187,7 +182,7 @@ def analyze(code: str) -> tuple[str | None, bool]:
     if len(code) > MAX_CODE_CHARS:
         return f"too long: program longer than {MAX_CODE_CHARS} characters", True
     try:
-        tree = _parse(code, "exec")
+        tree = parse_quietly(code, "exec")
     except SyntaxError as e:
         return f"syntax error: {e.msg} (line {e.lineno})", True
     except (ValueError, MemoryError, RecursionError, SystemError) as e:
@@ -210,7 +205,7 @@ def _check_call(args_text: str) -> str | None:
     if len(args_text) > MAX_INPUT_CHARS:
         return f"too long: input longer than {MAX_INPUT_CHARS} characters"
     try:
-        tree = _parse(f"f({args_text}\n)", "eval")
+        tree = parse_quietly(f"f({args_text}\n)", "eval")
     except SyntaxError as e:
         return f"syntax error: input: {e.msg}"
     except (ValueError, MemoryError, RecursionError, SystemError) as e:
@@ -220,14 +215,17 @@ def _check_call(args_text: str) -> str | None:
         return "syntax error: input is not call arguments"
     if call.func.col_offset != 0 or call.func.end_col_offset != 1:
         return "syntax error: input is not call arguments"
-    nodes = _preorder(call)
-    return _check_nodes(nodes, _imported_names(nodes))
+    return _check_nodes(_preorder(call), frozenset())  # an expression cannot import
 
 
 def mutates_shared_state(code: str) -> bool:
     """Heuristic: may this program change state that outlives one input? Such programs get one forked child
     per input instead of one child for the whole group (see `_mutates`)."""
     return analyze(code)[1] if isinstance(code, str) else True
+
+
+# Builtin types a program could patch (`int.x = 1`): attribute stores on them outlive one input.
+_BUILTIN_TYPES = frozenset("int str list dict set tuple float object type bool bytes frozenset complex".split())
 
 
 def _mutates(nodes: list[ast.AST], imported: set[str]) -> bool:
@@ -244,7 +242,3 @@ def _mutates(nodes: list[ast.AST], imported: set[str]) -> bool:
                 return True
     return False
 
-
-_BUILTIN_TYPES = frozenset(
-    "int str list dict set tuple float object type bool bytes frozenset complex".split()
-)

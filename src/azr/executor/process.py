@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from azr.config import ExecutorConfig
 from azr.executor import sandbox
-from azr.executor.wire import HDR, frame
+from azr.executor.wire import HDR, frame, take_frames
 
 log = logging.getLogger("azr.executor")
 
@@ -194,18 +194,11 @@ class ZygoteProcess:
                         if not chunk:
                             raise ZygoteDied("zygote exited")
                         rbuf += chunk
-                        pos = 0
-                        while len(rbuf) - pos >= 4:
-                            size = HDR.unpack_from(rbuf, pos)[0]
-                            if len(rbuf) - pos < 4 + size:
-                                break
-                            msg = json.loads(rbuf[pos + 4:pos + 4 + size])
-                            pos += 4 + size
+                        for msg in take_frames(rbuf):
                             it = inflight.pop(msg["id"], None)
                             if it is not None:
                                 out[it["key"]] = msg["results"]
                             last_progress = time.monotonic()
-                        del rbuf[:pos]
                 if inflight and time.monotonic() - last_progress > stall + STALL_SLACK:
                     raise ZygoteDied("zygote hung")
             return []

@@ -47,15 +47,21 @@ MAX_ITEMS = 1_000_000
 REL_TOL = 1e-9
 
 
+def parse_quietly(text: str, mode: str) -> ast.AST:
+    """`ast.parse` without warnings: model text is full of invalid escapes, and their SyntaxWarnings belong to
+    the sandboxed run, not the trainer's log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, mode=mode)
+
+
 def split_args(text: str) -> list[str] | None:
     """Argument texts of ``f(<text>)`` (positional, ``*x``, ``k=v``, ``**d``), or None if it is not one call."""
     if not isinstance(text, str) or len(text) > 1_000_000:
         return None
     src = f"f({text}\n)"  # newline so a trailing comment cannot swallow the closing parenthesis
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escapes in model text are not the trainer's business
-            tree = ast.parse(src, mode="eval")
+        tree = parse_quietly(src, "eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError, SystemError):
         # SystemError: CPython 3.11 "AST constructor recursion depth mismatch" on some deeply nested texts
         return None

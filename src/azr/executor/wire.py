@@ -42,3 +42,18 @@ def encode_result(res: list) -> bytes:
     out = (res[1] or "").encode("utf-8", "surrogatepass")
     err = (res[2] or "").encode("utf-8", "surrogatepass")
     return RES.pack(_CODE[res[0]], len(out), len(err)) + out + err
+
+
+def take_frames(buf: bytearray) -> list:
+    """Decode every complete frame at the front of `buf` and remove their bytes; a partial frame stays."""
+    msgs = []
+    pos = 0
+    while len(buf) - pos >= HDR.size:
+        (size,) = HDR.unpack_from(buf, pos)
+        end = pos + HDR.size + size
+        if len(buf) < end:
+            break
+        msgs.append(json.loads(buf[pos + HDR.size : end]))
+        pos = end
+    del buf[:pos]
+    return msgs

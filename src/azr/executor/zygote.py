@@ -32,7 +32,7 @@ from collections import deque
 
 from azr.executor.sandbox import Confiner, landlock_ruleset, set_child_subreaper, set_parent_death_signal
 from azr.executor.values import is_plain
-from azr.executor.wire import HDR, RES, STATUSES, encode_result, frame, read_exact, write_all
+from azr.executor.wire import HDR, RES, STATUSES, encode_result, frame, read_exact, take_frames, write_all
 
 # Allowed stdlib modules imported once here so children only pay fork + copy-on-write, not imports.
 PRELOAD = (
@@ -107,7 +107,7 @@ class Zygote:
         self.reqs: dict[int, dict] = {}
         self.children: dict[int, dict] = {}  # pid -> child record
         self.sel = selectors.DefaultSelector()
-        self.inbuf = b""
+        self.inbuf = bytearray()
         self.builtins_snapshot = dict(builtins.__dict__)
 
     # ---- child side -------------------------------------------------------------------------------------
@@ -309,12 +309,8 @@ class Zygote:
         if not data:
             return False
         self.inbuf += data
-        while len(self.inbuf) >= 4:
-            (size,) = HDR.unpack_from(self.inbuf)
-            if len(self.inbuf) < 4 + size:
-                break
-            body, self.inbuf = self.inbuf[4:4 + size], self.inbuf[4 + size:]
-            self._on_request(json.loads(body))
+        for msg in take_frames(self.inbuf):
+            self._on_request(msg)
         return True
 
     def serve(self) -> None:
