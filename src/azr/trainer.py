@@ -26,6 +26,8 @@ from rich.console import Console
 from azr import checkpoint as ckpt
 from azr.config import Config, save_config
 from azr.console import ProgressRollout, TrainProgress, learned_summary, step_table
+from azr.dist import active as dist_active
+from azr.dist import world
 from azr.writers import MetricsWriter, make_writers, read_metrics, write_flags, write_samples
 
 PHASES = ("generate", "executor", "update")
@@ -82,16 +84,36 @@ def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProg
 
             model, tokenizer = load(cfg.model.spec, dtype=cfg.model.dtype, cache_dir=cfg.model.cache_dir or None)
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-            learner = HFLearner(model, cfg, pad)
+            if dist_active():  # FSDP2 learner, per-rank rollout on a full copy (azr.dist.fsdp)
+                from azr.dist import fsdp
+
+                learner, backend = fsdp.build(cfg, model, tokenizer)
+            else:
+                learner = HFLearner(model, cfg, pad)
+                backend = make_backend(cfg, learner.model, tokenizer)
             model = learner.model  # PEFT-wrapped when LoRA is on (adapters injected in place)
-            backend = make_backend(cfg, model, tokenizer)
         else:
             backend = make_backend(cfg, seed=cfg.trainer.seed)
+            if dist_active():
+                from azr.dist.rollout import ShardedRollout
+
+                backend = ShardedRollout(backend, seed=cfg.trainer.seed)
         rollout = ProgressRollout(backend, progress, chunk=cfg.rollout.micro_batch_size)
-        executor = stack.enter_context(Executor(cfg.executor))
-        buffers = TaskBuffers(run_dir, cfg, upto_step=upto_step)
+        w = world()
+        if dist_active():  # every rank runs its shard of each executor batch (azr.dist.executor)
+            from azr.dist.executor import ShardedExecutor, executor_config
+
+            executor = ShardedExecutor(stack.enter_context(Executor(executor_config(cfg.executor, w.local_size))))
+        else:
+            executor = stack.enter_context(Executor(cfg.executor))
+        # Only rank 0 persists the buffers; the others hold the same tasks in memory.
+        buffers = TaskBuffers(run_dir if w.main else None, cfg, upto_step=upto_step)
         if upto_step is None and cfg.selfplay.seed_files:
             buffers.load_seeds(list(cfg.selfplay.seed_files), executor, cfg)
+        if dist_active():
+            from azr.dist import comm
+
+            buffers.restore(comm.broadcast(buffers.snapshot(), op="buffers"))  # a resumed run replayed on rank 0
         monitor = None
         if cfg.oversight.enabled:
             from azr.oversight import Monitor
@@ -163,13 +185,18 @@ def _restore_rng_extra(run: Run, state: dict[str, Any]) -> None:
 
 
 def save(run: Run, run_dir: Path, step: int) -> Path:
+    rng = ckpt.capture_rng(_rng_extra(run))
+    if dist_active():  # sharded, every rank writes its part (azr.dist.checkpoint)
+        from azr.dist import checkpoint as dckpt
+
+        return dckpt.save(run_dir, step, run.cfg, run.learner, rng, run.cfg.trainer.keep_checkpoints)
     return ckpt.save_checkpoint(
         run_dir,
         step,
         run.cfg,
         model=run.model,
         learner=run.learner,
-        rng=ckpt.capture_rng(_rng_extra(run)),
+        rng=rng,
         keep=run.cfg.trainer.keep_checkpoints,
     )
 
@@ -214,7 +241,8 @@ def _periodic_eval(run: Run, run_dir: Path, step: int, console: Console) -> dict
     )
     from azr.io import atomic_write_json
 
-    atomic_write_json(run_dir / "eval" / f"step_{step:06d}.json", {"step": step, **scores})
+    if world().main:
+        atomic_write_json(run_dir / "eval" / f"step_{step:06d}.json", {"step": step, **scores})
     return {k: float(v) for k, v in scores.items()}
 
 
@@ -230,11 +258,19 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
             raise TrainError(f"{run_dir} has no complete checkpoint to resume from")
         loaded = ckpt.load_checkpoint(checkpoint)
         start = loaded.step
-        ckpt.truncate_logs(run_dir, loaded.state.get("log_sizes", {}), start)
+        sharded = loaded.state.get("format") == "dcp"
+        if dist_active() and not sharded:
+            raise TrainError(
+                f"{checkpoint} was written by a single-process run; resuming it on {world().size} ranks is not "
+                "supported (resume it without --nproc, or start a new run)"
+            )
+        if world().main:
+            ckpt.truncate_logs(run_dir, loaded.state.get("log_sizes", {}), start)
     elif ckpt.latest_checkpoint(run_dir) is not None or (run_dir / "metrics.jsonl").exists():
         raise TrainError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick a new --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
+    if world().main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
     ckpt.seed_everything(cfg.trainer.seed)
 
     total = cfg.trainer.steps
@@ -245,6 +281,12 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
         run = build(cfg, run_dir, start if resume else None, progress)
         with run.stack:
             if resume:
+                if sharded:  # weights + optimizer re-sharded by DCP; this rank's RNG states
+                    from azr.dist import checkpoint as dckpt
+
+                    loaded.rng = dckpt.load(checkpoint, run.learner)
+                    if run.learner is not None:
+                        run.rollout.sync_weights(run.learner.model)
                 if run.model is not None and loaded.model_dir is not None:
                     ckpt.load_model_weights(run.model, loaded.model_dir)
                     run.rollout.sync_weights(run.model)
@@ -257,7 +299,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
                 f"azr train: {run_dir}\n  steps {start + 1}..{total}, model {_model_name(cfg)}, "
                 f"start-up {time.perf_counter() - t_start:.0f}s"
             )
-            writers = make_writers(cfg, run_dir, start)
+            writers = make_writers(cfg, run_dir, start) if world().main else []
             try:
                 result = _loop(run, run_dir, start, total, progress, writers, console, result)
             finally:
@@ -266,7 +308,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
     rows = read_metrics(run_dir)
     result.first, result.last = (rows[0], rows[-1]) if rows else ({}, {})
     result.seconds = time.perf_counter() - t_start
-    if rows:
+    if rows and world().main:
         console.print(learned_summary(result.first, result.last, run_dir))
         _write_report(run_dir, console)
     if result.message:
@@ -298,6 +340,10 @@ def _loop(
         gen_s, gen_tokens = run.rollout.seconds - gen0, run.rollout.tokens - tok0
         if run.learner is not None:
             run.rollout.sync_weights(run.learner.model)
+        if dist_active():  # every rank must hold the same buffers and sampler state after every step
+            from azr.dist import check_step
+
+            check_step(run.ctx, s)
         metrics = dict(out.metrics)
         # generation throughput over all of the step's rollouts (proposals, Monte-Carlo tries, answers)
         metrics["rollout/tokens"] = float(gen_tokens)
@@ -306,9 +352,10 @@ def _loop(
             from azr.oversight import flag_metrics
 
             metrics.update(flag_metrics(list(out.flags)))  # zeros too, so the curves have every step
-        if out.flags:
+        if out.flags and world().main:
             write_flags(run_dir, out.flags)
-        write_samples(run_dir, s, list(out.samples))
+        if world().main:
+            write_samples(run_dir, s, list(out.samples))
         eval_s = 0.0
         if tc.eval_every and s % tc.eval_every == 0:
             t_eval = time.perf_counter()

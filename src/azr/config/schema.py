@@ -280,6 +280,22 @@ class OversightConfig:
 
 
 @dataclass(frozen=True)
+class DistConfig:
+    """Data-parallel training under `torchrun` (`azr train --nproc N`); ignored by a single-process run."""
+
+    backend: str = "auto"
+    """Process-group backend: `auto` (NCCL when CUDA is available, else gloo), `nccl` or `gloo`."""
+    timeout: float = 1800.0
+    """Seconds a collective may wait for the other ranks before the run fails (a dead or hung rank ends the run
+    with a clear error instead of a hang). It must exceed the longest imbalance between ranks, e.g. rank 0
+    writing a checkpoint while the others wait."""
+
+    def __post_init__(self) -> None:
+        _one_of("dist.backend", self.backend, ("auto", "nccl", "gloo"))
+        _check(self.timeout > 0, "dist.timeout must be > 0")
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -289,6 +305,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     oversight: OversightConfig = field(default_factory=OversightConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
