@@ -45,9 +45,15 @@ def guard(op: str) -> Iterator[None]:
         import torch.distributed as dist
 
         if isinstance(e, getattr(dist, "DistError", ())) or _COMM_FAILURE.search(str(e)):
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise RankLost(f"{op} failed on rank {_rank()}: {first[:200]}") from e
+            raise RankLost(f"{op} failed on rank {_rank()}: {_first_sentence(e)}") from e
         raise
+
+
+def _first_sentence(e: BaseException) -> str:
+    """'Read error [127.0.0.1]:33678: Connection reset by peer' from gloo's '[.../pair.cc:537] Read error ...
+    Connection reset by peer. This is typically caused by ...'."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", str(e).strip().splitlines()[0] if str(e).strip() else "")
+    return (text.split(". ")[0] or type(e).__name__)[:200]
 
 
 def _rank() -> int:
