@@ -37,14 +37,19 @@ def samples(n: int = 5, seed: int = 0) -> tuple[list[Sample], list[float]]:
         p = torch.randint(3, 300, (3 + i % 3,), generator=g).tolist()
         r = torch.randint(3, 300, (2 + 2 * i,), generator=g).tolist()
         lps = (-torch.rand(len(r), generator=g) * 5).tolist()
-        out.append(Sample(TaskType.DEDUCTION, Role.SOLVE, Completion("p", "t", tuple(p), tuple(r), tuple(lps)), 0.0, f"g{i}"))
+        out.append(
+            Sample(TaskType.DEDUCTION, Role.SOLVE, Completion("p", "t", tuple(p), tuple(r), tuple(lps)), 0.0, f"g{i}")
+        )
         adv.append(float(torch.randn((), generator=g)))
     return out, adv
 
 
 def full_params(model) -> dict[str, torch.Tensor]:
-    return {n: (p.full_tensor() if hasattr(p, "full_tensor") else p).detach().float().clone()
-            for n, p in model.named_parameters() if p.requires_grad}
+    return {
+        n: (p.full_tensor() if hasattr(p, "full_tensor") else p).detach().float().clone()
+        for n, p in model.named_parameters()
+        if p.requires_grad
+    }
 
 
 def rel(a: float, b: float) -> float:
@@ -71,8 +76,10 @@ def learner_case(*overrides: str, dtype=torch.float32) -> dict:
         res["metrics"].append({k: [m_dist[k], m_ref[k]] for k in ("loss", "pg_loss", "entropy", "grad_norm", "tokens")})
     # one process's trainable weights: the fp32 masters where it keeps them (bf16), else the parameters
     mine = full_params(dl.model)
-    theirs = {n: (m if m is not None else p).detach().float()
-              for (n, p), m in zip([(n, p) for n, p in ref.model.named_parameters() if p.requires_grad], ref.masters)}
+    theirs = {
+        n: (m if m is not None else p).detach().float()
+        for (n, p), m in zip([(n, p) for n, p in ref.model.named_parameters() if p.requires_grad], ref.masters)
+    }
     res["max_param_diff"] = max((mine[n] - theirs[n]).abs().max().item() for n in theirs)
     res["moved"] = max((theirs[n] - start[n]).abs().max().item() for n in theirs)
     # |update difference| / |update| over all trainable weights: the bf16 comparison (see test_ranks.py)
@@ -123,8 +130,10 @@ def executor_case() -> dict:
     with Executor(ExecutorConfig(workers=1, timeout=5.0)) as ex:
         got = ShardedExecutor(ex).run(reqs)
         whole = ex.run(reqs)
-    return {"same": [[a.status == b.status and a.output == b.output for a, b in zip(x, y)] for x, y in zip(got, whole)],
-            "outputs": [[r.output for r in x] for x in got]}
+    return {
+        "same": [[a.status == b.status and a.output == b.output for a, b in zip(x, y)] for x, y in zip(got, whole)],
+        "outputs": [[r.output for r in x] for x in got],
+    }
 
 
 def checkpoint_case(directory: Path) -> dict:
@@ -143,8 +152,12 @@ def checkpoint_case(directory: Path) -> dict:
     s2, adv2 = samples(seed=1)
     ma, mb = a.update(s2, adv2), b.update(s2, adv2)
     fa, fb = full_params(a.model), full_params(b.model)
-    return {"rng": rng["note"], "equal": all(torch.equal(fa[n], fb[n]) for n in fa), "loss": [ma["loss"], mb["loss"]],
-            "steps": b.steps}
+    return {
+        "rng": rng["note"],
+        "equal": all(torch.equal(fa[n], fb[n]) for n in fa),
+        "loss": [ma["loss"], mb["loss"]],
+        "steps": b.steps,
+    }
 
 
 def timeout_case() -> dict:

@@ -92,7 +92,9 @@ def test_only_rank_0_writes_and_both_ranks_agreed_every_step(runs) -> None:
     # Every rank checked every step that its buffers and sampler state equal rank 0's (azr.dist.check_step), or
     # the run would have failed; rank 0's persisted buffers are the single process's.
     for t in ("deduction", "abduction", "induction"):
-        assert (runs["two"] / "buffers" / f"{t}.jsonl").read_text() == (runs["one"] / "buffers" / f"{t}.jsonl").read_text()
+        assert (runs["two"] / "buffers" / f"{t}.jsonl").read_text() == (
+            runs["one"] / "buffers" / f"{t}.jsonl"
+        ).read_text()
     assert sorted(p.name for p in (runs["two"] / "samples").iterdir()) == ["step_000001.jsonl", "step_000002.jsonl"]
     assert (runs["two"] / "report" / "index.html").is_file()
     ranks = sorted(p.name for p in (runs["two"] / "checkpoints" / "step_000002" / "rng").iterdir())
@@ -101,8 +103,12 @@ def test_only_rank_0_writes_and_both_ranks_agreed_every_step(runs) -> None:
 
 def test_killed_rank_exits_nonzero_fast_and_the_resume_continues_exactly(runs) -> None:
     run = runs["root"] / "K"
-    proc = subprocess.Popen([*AZR, "train", "--nproc", "2", "--config", "debug", "--out", str(run), *STEPS],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*AZR, "train", "--nproc", "2", "--config", "debug", "--out", str(run), *STEPS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 600
         while not (run / "checkpoints" / "latest").exists():  # step 1 is checkpointed: step 2 is under way

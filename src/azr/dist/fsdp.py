@@ -136,8 +136,9 @@ def build(cfg: Config, model: torch.nn.Module, tokenizer: Any) -> tuple[FSDPLear
         mirror = copy.deepcopy(model).to(device()).eval()
         for p in mirror.parameters():
             p.requires_grad_(False)
-    learner = FSDPLearner(model, cfg, tokenizer.pad_token_id if tokenizer.pad_token_id is not None
-                          else tokenizer.eos_token_id)
+    learner = FSDPLearner(
+        model, cfg, tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    )
     backend = make_backend(cfg, mirror, tokenizer)
     rollout = ShardedRollout(backend, mirror=mirror, seed=cfg.trainer.seed)
     if mirror is None:
