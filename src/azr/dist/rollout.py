@@ -104,12 +104,11 @@ class ShardedRollout:
         return comm.gather_shards(local, "generate")
 
     def _seeds(self, params: SamplingParams, count: int) -> list[int]:
-        if params.seeds is not None:
-            if len(params.seeds) != count:
-                raise ValueError(f"SamplingParams.seeds has {len(params.seeds)} seeds for {count} prompts")
-            return list(params.seeds)
-        seed = params.seed if params.seed is not None else self._rng.randrange(2**31)
-        return list(prompt_seeds(seed, count))
+        """The global seed_i of every prompt (`azr.rollout.base.prompt_seeds`). An unseeded call draws its base
+        from this wrapper's RNG, identical on every rank (a rank's own backend generator could drift: a rank
+        with an empty shard does not call it)."""
+        unseeded = params.seeds is None and params.seed is None
+        return list(prompt_seeds(params, count, self._rng.randrange(2**62) if unseeded else 0))
 
     def count_tokens(self, text: str) -> int:
         return self.backend.count_tokens(text)
