@@ -1,7 +1,8 @@
 """The HF learner under FSDP2 (`torch.distributed.fsdp.fully_shard`), and the per-rank rollout around it.
 
 Sharding: every decoder layer (the model's `_no_split_modules`) is its own FSDP unit, then the root (embeddings,
-final norm, LM head). Parameters are stored as fp32 shards for every `model.dtype`:
+final norm, LM head). Trainable parameters are stored as fp32 shards for every `model.dtype` (a LoRA run's
+frozen base stays in the dtype it was loaded in):
 
 | model.dtype     | one process (azr.learner.hf)                 | FSDP2 (here)                                        |
 |-----------------|----------------------------------------------|-----------------------------------------------------|
@@ -93,8 +94,13 @@ class FSDPLearner(HFLearner):
     and trains on this rank's shard of them."""
 
     def __init__(self, model: torch.nn.Module, cfg: Config, pad_token_id: int) -> None:
-        # fp32 shards are the master weights for every dtype (bf16 compute comes from the policy).
-        super().__init__(model.float(), cfg, pad_token_id, shard=lambda m: shard_model(m, cfg.model.dtype))
+        if cfg.model.lora and not is_peft(model):
+            model = apply_lora(model, cfg.model)
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.requires_grad:  # fp32 shards are the master weights (bf16 compute comes from the policy);
+                    p.data = p.data.float()  # a LoRA run's frozen base stays in its loaded dtype
+        super().__init__(model, cfg, pad_token_id, shard=lambda m: shard_model(m, cfg.model.dtype))
 
     def update(self, samples: Sequence[Sample], advantages: Sequence[float]) -> dict[str, float]:
         with comm.guard("update"):

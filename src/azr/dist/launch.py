@@ -66,34 +66,38 @@ def process_group(dc: DistConfig, *, single: bool = False) -> Iterator[World]:
     else:
         dist.init_process_group(backend, timeout=timeout)
     w = world()
-    quiet = _per_rank_output(w)
     try:
-        yield w
+        with _per_rank_output(w):
+            yield w
     finally:
         with contextlib.suppress(Exception):  # a lost peer can make the tear-down itself fail
             dist.destroy_process_group()
-        if quiet is not None:
-            quiet.close()
 
 
-def _per_rank_output(w: World) -> object | None:
-    """Rank-tagged warnings and log records on every rank; stdout only on rank 0."""
+@contextlib.contextmanager
+def _per_rank_output(w: World) -> Iterator[None]:
+    """Rank-tagged warnings and log records on every rank; stdout only on rank 0 (restored afterwards)."""
     tag = f"[rank {w.rank}]"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{tag} %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(min(logging.getLogger().level or logging.WARNING, logging.WARNING))
-    show = warnings.showwarning
+    root = logging.getLogger()
+    root.addHandler(handler)
+    show, stdout = warnings.showwarning, sys.stdout
 
     def tagged(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 - stdlib hook
         show(f"{tag} {message}", category, filename, lineno, file, line)
 
     warnings.showwarning = tagged
-    if w.main:
-        return None
-    devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process group
-    sys.stdout = devnull
-    return devnull
+    devnull = None if w.main else open(os.devnull, "w")  # noqa: SIM115 - closed below
+    if devnull is not None:
+        sys.stdout = devnull
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        warnings.showwarning, sys.stdout = show, stdout
+        if devnull is not None:
+            devnull.close()
 
 
 # ----------------------------------------------------------------------------------------------------------------
