@@ -19,25 +19,15 @@ import torch
 
 
 def build_model(shape: str) -> torch.nn.Module:
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2ForCausalLM
 
     from azr.dist.memory import QWEN25
     from azr.models import tiny_random
 
     if shape == "tiny":
         return tiny_random(0, torch.bfloat16)[0]
-    s = QWEN25[shape]
-    config = Qwen2Config(
-        vocab_size=s.vocab,
-        hidden_size=s.hidden,
-        intermediate_size=s.intermediate,
-        num_hidden_layers=s.layers,
-        num_attention_heads=s.heads,
-        num_key_value_heads=s.kv_heads,
-        tie_word_embeddings=s.tied,
-    )
     torch.manual_seed(0)
-    return Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
+    return Qwen2ForCausalLM(QWEN25[shape].hf_config()).to(torch.bfloat16).eval()
 
 
 def case(shape: str, lora: bool, repeats: int) -> tuple[float, int]:

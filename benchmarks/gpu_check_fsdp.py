@@ -30,7 +30,7 @@ import torch
 
 
 def make_model(tiny: bool) -> tuple[torch.nn.Module, Any]:
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2ForCausalLM
 
     from azr.dist.memory import QWEN25
     from azr.models.tiny import tiny_random, tiny_tokenizer
@@ -41,17 +41,7 @@ def make_model(tiny: bool) -> tuple[torch.nn.Module, Any]:
         if tiny:
             model = tiny_random(0)[0]
         else:
-            s = QWEN25["0.5B"]
-            config = Qwen2Config(
-                vocab_size=s.vocab,
-                hidden_size=s.hidden,
-                intermediate_size=s.intermediate,
-                num_hidden_layers=s.layers,
-                num_attention_heads=s.heads,
-                num_key_value_heads=s.kv_heads,
-                tie_word_embeddings=s.tied,
-            )
-            model = Qwen2ForCausalLM(config)
+            model = Qwen2ForCausalLM(QWEN25["0.5B"].hf_config())
     # placeholder tokens up to the vocabulary, so every id a random model samples decodes
     tokenizer.add_tokens([f"<t{i}>" for i in range(model.config.vocab_size - len(tokenizer))])
     model.generation_config.eos_token_id = tokenizer.eos_token_id

@@ -103,7 +103,7 @@ def test_lockstep_plan_gives_every_sample_once_and_equal_pass_counts(monkeypatch
     for size in (1, 2, 3):
         seen, passes = [], []
         for rank in range(size):
-            monkeypatch.setattr(fsdp, "world", lambda r=rank: World(r, size))
+            monkeypatch.setattr(fsdp, "world", lambda r=rank, n=size: World(r, n))
             plan = list(fsdp.FSDPLearner._plan(fake, items))
             passes.append(len(plan))
             seen += [it[0].prompt_group for mb, w in plan if w == 1.0 for it in mb]

@@ -13,27 +13,13 @@ from azr.dist.memory import GIB, PAPER_GPUS, QWEN25, estimate, shape_from_config
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "distributed.md"
 
 
-def qwen2_config(shape):
-    from transformers import Qwen2Config
-
-    return Qwen2Config(
-        vocab_size=shape.vocab,
-        hidden_size=shape.hidden,
-        intermediate_size=shape.intermediate,
-        num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads,
-        num_key_value_heads=shape.kv_heads,
-        tie_word_embeddings=shape.tied,
-    )
-
-
 @pytest.mark.parametrize("name", list(QWEN25))
 def test_parameter_count_is_the_real_models(name) -> None:
     from transformers import Qwen2ForCausalLM
 
     shape = QWEN25[name]
     with torch.device("meta"):
-        model = Qwen2ForCausalLM(qwen2_config(shape))
+        model = Qwen2ForCausalLM(shape.hf_config())
     assert shape.params() == sum(p.numel() for p in model.parameters())
     assert shape_from_config(name, model.config) == shape
 

@@ -146,6 +146,21 @@ def test_two_rank_run_resumes_in_one_process(runs) -> None:
     assert state["format"] == "dcp" and state["world_size"] == 1
 
 
+def test_scripted_self_play_on_two_ranks_is_the_one_process_run(tmp_path) -> None:
+    # Canned rollouts write valid tasks and right and wrong answers: real validation, buffers, rewards and TRR++
+    # groups (the tiny random model's are all format errors), and no float noise, so equality is exact.
+    args = ["--config", "debug", "rollout.backend=scripted", "trainer.steps=3", "dist.timeout=60"]
+    train("--out", str(tmp_path / "one"), *args)
+    train("--nproc", "2", "--out", str(tmp_path / "two"), *args)
+    one, two = metrics(tmp_path / "one"), metrics(tmp_path / "two")
+    strip = [{k: v for k, v in r.items() if not k.startswith(SKIP)} for r in one]
+    assert strip == [{k: v for k, v in r.items() if not k.startswith(SKIP)} for r in two]
+    assert len({r["deduction/solve/reward_mean"] for r in one} | {r["deduction/propose/reward_mean"] for r in one}) > 2
+    for t in ("deduction", "abduction", "induction"):
+        log = (tmp_path / "one" / "buffers" / f"{t}.jsonl").read_text()
+        assert log == (tmp_path / "two" / "buffers" / f"{t}.jsonl").read_text() and len(log.splitlines()) > 1
+
+
 def test_single_process_checkpoint_on_two_ranks_is_a_one_line_error(runs) -> None:
     run = back_to_step_1(runs["one"], runs["root"] / "B1")
     proc = train("--nproc", "2", "--resume", str(run), check=False)

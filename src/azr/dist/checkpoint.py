@@ -73,8 +73,9 @@ def save(run_dir: Path, step: int, cfg: Config, learner: Any, rng: dict[str, Any
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "rng").mkdir(parents=True)
     comm.barrier("checkpoint")
-    with comm.guard("checkpoint"):
-        dcp.save(_states(learner), checkpoint_id=tmp / "dcp")
+    if learner is not None:  # None: scripted rollouts, nothing trains
+        with comm.guard("checkpoint"):
+            dcp.save(_states(learner), checkpoint_id=tmp / "dcp")
     torch.save(rng, tmp / "rng" / f"rank_{w.rank}.pt")
     comm.barrier("checkpoint")
     if w.main:
@@ -83,10 +84,10 @@ def save(run_dir: Path, step: int, cfg: Config, learner: Any, rng: dict[str, Any
         meta = {
             "step": step,
             "log_sizes": ckpt._log_sizes(run_dir),
-            "has_model": True,
+            "has_model": learner is not None,
             "format": FORMAT,
             "world_size": w.size,
-            "learner_steps": int(learner.steps),
+            "learner_steps": int(learner.steps) if learner is not None else 0,
         }
         (tmp / "state.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         ckpt._fsync_tree(tmp)
@@ -101,23 +102,25 @@ def save(run_dir: Path, step: int, cfg: Config, learner: Any, rng: dict[str, Any
 
 
 def load(checkpoint: Path, learner: Any) -> dict[str, Any]:
-    """Load weights and optimizer state into the (sharded) learner; returns this rank's RNG states."""
+    """Load weights and optimizer state into the (sharded) learner (None: nothing trains); returns this rank's
+    RNG states."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import set_state_dict
 
     checkpoint = Path(checkpoint)
     state = json.loads((checkpoint / "state.json").read_text())
-    states = _states(learner)
-    with comm.guard("checkpoint load"):
-        dcp.load(states, checkpoint_id=checkpoint / "dcp")
-        set_state_dict(
-            learner.model,
-            learner.optimizer,
-            model_state_dict=states["model"],
-            optim_state_dict=states["optim"],
-            options=_options(),
-        )
-    learner.steps = int(state.get("learner_steps", state["step"]))
+    if learner is not None:
+        states = _states(learner)
+        with comm.guard("checkpoint load"):
+            dcp.load(states, checkpoint_id=checkpoint / "dcp")
+            set_state_dict(
+                learner.model,
+                learner.optimizer,
+                model_state_dict=states["model"],
+                optim_state_dict=states["optim"],
+                options=_options(),
+            )
+        learner.steps = int(state.get("learner_steps", state["step"]))
     w = world()
     own = checkpoint / "rng" / f"rank_{w.rank}.pt"
     path = own if int(state.get("world_size", 0)) == w.size and own.is_file() else checkpoint / "rng.pt"

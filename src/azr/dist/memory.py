@@ -84,6 +84,20 @@ class Shape:
     def kv_bytes_per_token(self) -> int:
         return 2 * self.layers * self.kv_dim * 2  # K and V, bf16
 
+    def hf_config(self) -> object:
+        """The transformers `Qwen2Config` of this shape (for random-weight benchmarks and the count test)."""
+        from transformers import Qwen2Config
+
+        return Qwen2Config(
+            vocab_size=self.vocab,
+            hidden_size=self.hidden,
+            intermediate_size=self.intermediate,
+            num_hidden_layers=self.layers,
+            num_attention_heads=self.heads,
+            num_key_value_heads=self.kv_heads,
+            tie_word_embeddings=self.tied,
+        )
+
 
 def shape_from_config(name: str, config: object) -> Shape:
     """A `Shape` from a transformers `Qwen2Config` (or any config with the same fields)."""
