@@ -121,6 +121,50 @@ def weight_sync_case() -> dict:
     return {"diff": diff, "seconds": seconds}
 
 
+def engine_case() -> dict:
+    """rollout.backend=vllm wiring, with a recording stand-in for the engine (no vLLM here): the engine is asked
+    for torchrun data parallelism, and its sync_weights gets the gathered full weights (full fine-tuning) or the
+    CPU mirror with the trained adapter in it (LoRA, which the engine merges)."""
+    import azr.rollout as rollout_pkg
+    from azr.dist.fsdp import build
+
+    class Engine:
+        def __init__(self, kwargs: dict) -> None:
+            self.kwargs, self.synced = kwargs, []
+
+        def sync_weights(self, model) -> None:
+            self.synced.append({k: v.detach().float().clone() for k, v in model.state_dict().items()})
+
+    made: list[Engine] = []
+
+    def make_backend(cfg, model=None, tokenizer=None, **kwargs):
+        made.append(Engine({"model": model, **kwargs}))
+        return made[-1]
+
+    original, rollout_pkg.make_backend = rollout_pkg.make_backend, make_backend
+    out = {}
+    try:
+        for lora in (False, True):
+            extra = ["model.lora=true", "model.lora_r=4"] if lora else []
+            learner, rollout = build(cfg("rollout.backend=vllm", *extra), tiny_random(0)[0], tiny_random(0)[1])
+            s, a = samples()
+            learner.update(s, a)
+            rollout.sync_weights(learner.model)
+            engine = made[-1]
+            full = full_params(learner.model)
+            last = engine.synced[-1]
+            out["lora" if lora else "full"] = {
+                "kwargs": {k: v for k, v in engine.kwargs.items() if k != "model"},
+                "model_given": engine.kwargs["model"] is not None,
+                "syncs": len(engine.synced),
+                "equal": all(torch.equal(last[n], full[n]) for n in full),
+                "adapter_keys": sum(".lora_" in k for k in last),
+            }
+    finally:
+        rollout_pkg.make_backend = original
+    return out
+
+
 def executor_case() -> dict:
     from azr.config import ExecutorConfig
     from azr.dist.executor import ShardedExecutor
@@ -191,6 +235,7 @@ def main() -> None:
             "bf16": learner_case("model.dtype=bf16", dtype=torch.bfloat16),
             "rollout": rollout_case(),
             "sync": weight_sync_case(),
+            "engine": engine_case(),
             "executor": executor_case(),
             "checkpoint": checkpoint_case(OUT / "run"),
             "timeout": timeout_case(),

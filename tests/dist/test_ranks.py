@@ -77,6 +77,15 @@ def test_weight_sync_and_executor_and_checkpoint(ranks) -> None:
     assert ranks[0]["executor"] == ranks[1]["executor"]
 
 
+def test_an_engine_backend_gets_torchrun_data_parallel_and_the_gathered_weights(ranks) -> None:
+    for r in ranks:
+        for case in ("full", "lora"):
+            e = r["engine"][case]
+            assert e["kwargs"] == {"distributed_executor_backend": "external_launcher", "data_parallel_size": 2}
+            assert not e["model_given"] and e["syncs"] == 2 and e["equal"]  # at start and after the update
+        assert r["engine"]["full"]["adapter_keys"] == 0 and r["engine"]["lora"]["adapter_keys"] > 0
+
+
 def test_a_collective_nobody_joins_times_out_with_a_clear_error(ranks) -> None:
     t = ranks[0]["timeout"]
     assert t["raised"].startswith("test all_reduce failed on rank 0:") and "Timed out" in t["raised"]

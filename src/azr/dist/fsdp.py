@@ -130,7 +130,8 @@ def build(cfg: Config, model: torch.nn.Module, tokenizer: Any) -> tuple[FSDPLear
     The HF backend generates with `mirror`, an unsharded copy of the (LoRA-injected) model in the configured
     dtype, refreshed by `sync_weights` after every update; generation cannot run on the FSDP module itself,
     because every forward there is a collective and ranks finish their shards after different numbers of
-    decoding steps. vLLM loads its own engine and takes the gathered weights the same way.
+    decoding steps. vLLM loads its own engine and takes the gathered weights through its own `sync_weights`
+    (for LoRA from a CPU mirror, whose adapter it merges). The vLLM path has not run here (no GPU).
     """
     from azr.dist.rollout import ShardedRollout
     from azr.rollout import make_backend
@@ -138,15 +139,25 @@ def build(cfg: Config, model: torch.nn.Module, tokenizer: Any) -> tuple[FSDPLear
     if cfg.model.lora and not is_peft(model):
         model = apply_lora(model, cfg.model)  # before the mirror copy, so both carry the same adapter
     mirror = None
-    if cfg.rollout.backend == "hf":
-        mirror = copy.deepcopy(model).to(device()).eval()
+    if cfg.rollout.backend == "hf":  # generates with it, on this rank's device
+        mirror = copy.deepcopy(model).to(device())
+    elif cfg.model.lora:  # an engine with its own weights takes LoRA merged: the unsharded adapter model, on the
+        mirror = copy.deepcopy(model)  # CPU, is the merge source its `sync_weights` reads (full FT: no copy)
+    if mirror is not None:
+        mirror.eval()
         for p in mirror.parameters():
             p.requires_grad_(False)
     learner = FSDPLearner(
         model, cfg, tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     )
-    backend = make_backend(cfg, mirror, tokenizer)
+    engine: dict[str, Any] = {}
+    if cfg.rollout.backend == "vllm":
+        # One engine per rank inside the torchrun job, data parallel over the ranks at tensor parallel 1: vLLM's
+        # torchrun mode (external_launcher: no workers of its own) with the prompts sharded outside the engine,
+        # as vLLM's torchrun data-parallel example and TRL's colocated mode do.
+        engine = {"distributed_executor_backend": "external_launcher", "data_parallel_size": world().size}
+    backend = make_backend(cfg, mirror if cfg.rollout.backend == "hf" else None, tokenizer, **engine)
     rollout = ShardedRollout(backend, mirror=mirror, seed=cfg.trainer.seed)
-    if mirror is None:
+    if cfg.rollout.backend != "hf":
         rollout.sync_weights(learner.model)
     return learner, rollout

@@ -7,8 +7,9 @@ order, so every rank returns the whole call's result and the rest of the step ru
 
 Weights: the learner is sharded (FSDP2), the rollout engine needs whole tensors. `sync_weights` all-gathers the
 parameters that train (all of them for full fine-tuning, only the adapter for LoRA: frozen tensors never change)
-and either copies them in place into the HF backend's module (`mirror`), or hands a full state dict to the
-backend's own `sync_weights` (vLLM).
+and either copies them in place into an unsharded copy (`mirror`: the HF backend's own module, or for an engine
+with LoRA the CPU-side adapter model it merges from), or hands a full state dict to the backend's own
+`sync_weights` (vLLM, full fine-tuning).
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ class ShardedRollout:
     """`RolloutBackend` over a per-rank backend; every rank returns the full, identical result."""
 
     def __init__(self, backend: Any, mirror: torch.nn.Module | None = None, seed: int = 0) -> None:
-        """`mirror`: the unsharded module the backend generates with (HF), refreshed in place by `sync_weights`;
-        None when the backend holds its own copy (vLLM) and takes a state dict."""
+        """`mirror`: the unsharded module refreshed in place by `sync_weights` and then handed to the backend's
+        `sync_weights` (HF: the module it generates with); None: the backend takes a full state dict."""
         self.backend = backend
         self.mirror = mirror
         self._progress: Callable[[int, int], None] | None = None
@@ -122,7 +123,8 @@ class ShardedRollout:
             with torch.no_grad():
                 for name, tensor in full.items():
                     own[name].copy_(tensor.to(own[name].device, own[name].dtype))
-            self.backend.sync_weights(self.mirror)  # the HF backend's own module: a no-op there
+            # HF: the backend's own module (a no-op); an engine: reads the mirror (vLLM merges a LoRA adapter)
+            self.backend.sync_weights(self.mirror)
         else:
             self.backend.sync_weights(FullWeights(gather_full(model)))
         self.sync_seconds += time.perf_counter() - t0
