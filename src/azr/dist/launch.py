@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import logging
 import os
+import signal
 import socket
 import sys
 import warnings
@@ -107,6 +108,7 @@ def _per_rank_output(w: World) -> Iterator[None]:
 def torchrun(train_args: Sequence[str], nproc: int, run_dir: Path) -> int:
     """Run `azr train <train_args>` as `nproc` workers on this machine; returns the exit status. When a worker
     fails, torchrun stops the others; this prints one line naming what happened and how to resume."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -123,6 +125,10 @@ def torchrun(train_args: Sequence[str], nproc: int, run_dir: Path) -> int:
             return max(codes)
         print(f"azr train: error: {describe_failures(e.failures)}; {resume_hint(run_dir, nproc)}", file=sys.stderr)
         return 1
+    except SignalException as e:  # Ctrl-C or a SIGTERM to this launcher: torchrun has stopped the workers
+        name = signal.Signals(e.sigval).name
+        print(f"azr train: interrupted ({name}); {resume_hint(run_dir, nproc)}", file=sys.stderr)
+        return 128 + int(e.sigval)
     return 0
 
 
