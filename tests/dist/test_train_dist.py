@@ -138,12 +138,16 @@ def test_killed_rank_exits_nonzero_fast_and_the_resume_continues_exactly(runs) -
     assert all(torch.equal(a[n], k[n]) for n in a)
 
 
-def test_two_rank_run_resumes_in_one_process(runs) -> None:
+def test_two_rank_run_resumes_in_one_process_and_back_on_two(runs) -> None:
     run = back_to_step_1(runs["two"], runs["root"] / "A1")
-    train("--resume", str(run))
+    train("--resume", str(run))  # 2 -> 1: a 1-rank group in this process, DCP re-shards
     assert_same_metrics(run, runs["two"], rel_tol=1e-5)
     state = json.loads((run / "checkpoints" / "step_000002" / "state.json").read_text())
     assert state["format"] == "dcp" and state["world_size"] == 1
+    train("--nproc", "2", "--resume", str(run), "trainer.steps=3")  # 1 -> 2
+    assert [r["step"] for r in metrics(run)] == [1.0, 2.0, 3.0]
+    state = json.loads((run / "checkpoints" / "step_000003" / "state.json").read_text())
+    assert state["world_size"] == 2 and state["learner_steps"] == 3
 
 
 def test_scripted_self_play_on_two_ranks_is_the_one_process_run(tmp_path) -> None:
