@@ -232,6 +232,7 @@ def main() -> None:
             "fp32": learner_case(),
             "lora": learner_case("model.lora=true", "model.lora_r=4", "model.lora_targets=[q_proj,v_proj]"),
             "kl": learner_case("algo.kl_coef=0.1"),
+            "checkpointing": learner_case("model.gradient_checkpointing=true", "model.lora=true", "model.lora_r=4"),
             "bf16": learner_case("model.dtype=bf16", dtype=torch.bfloat16),
             "rollout": rollout_case(),
             "sync": weight_sync_case(),

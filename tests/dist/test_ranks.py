@@ -1,5 +1,6 @@
 """Two gloo ranks against one process, piece by piece (tests/dist/rank_checks.py runs under torchrun once):
-the FSDP2 learner's gradient, metrics and weights (fp32, LoRA, KL reference, bf16 mixed precision), sharded
+the FSDP2 learner's gradient, metrics and weights (fp32, LoRA, KL reference, gradient checkpointing with LoRA,
+bf16 mixed precision), sharded
 generation, the weight sync into the rollout copy, the sharded executor, a DCP round trip, a collective timeout."""
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(b), 1e-12)
 
 
-@pytest.mark.parametrize("case", ["fp32", "lora", "kl"])
+@pytest.mark.parametrize("case", ["fp32", "lora", "kl", "checkpointing"])
 def test_fsdp_learner_equals_one_process(ranks, case) -> None:
     for r in ranks:
         res = r[case]
