@@ -236,12 +236,6 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
             raise TrainError(f"{run_dir} has no complete checkpoint to resume from")
         loaded = ckpt.load_checkpoint(checkpoint)
         start = loaded.step
-        sharded = loaded.state.get("format") == "dcp"
-        if dist_active() and not sharded:
-            raise TrainError(
-                f"{checkpoint} was written by a single-process run; resuming it on {world().size} ranks is not "
-                "supported (resume it without --nproc, or start a new run)"
-            )
         if world().main:
             ckpt.truncate_logs(run_dir, loaded.state.get("log_sizes", {}), start)
     elif ckpt.latest_checkpoint(run_dir) is not None or (run_dir / "metrics.jsonl").exists():
@@ -258,19 +252,20 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
     with progress:
         run = build(cfg, run_dir, start if resume else None, progress, console)
         with run.stack:
-            if resume:
-                if sharded:  # weights + optimizer re-sharded by DCP; this rank's RNG states
-                    from azr.dist import checkpoint as dckpt
+            if resume and dist_active():  # sharded learner: DCP (any world size) or a one-process checkpoint
+                from azr.dist import checkpoint as dckpt
 
-                    loaded.rng = dckpt.load(checkpoint, run.learner)
-                    if run.learner is not None:
-                        run.rollout.sync_weights(run.learner.model)
+                loaded.rng = dckpt.resume(loaded, run.learner)
+                if run.learner is not None:
+                    run.rollout.sync_weights(run.learner.model)
+            elif resume:
                 if run.model is not None and loaded.model_dir is not None:
                     ckpt.load_model_weights(run.model, loaded.model_dir)
                     run.rollout.sync_weights(run.model)
                 state = loaded.learner_state()
                 if run.learner is not None and state is not None:
                     run.learner.load_state_dict(state)
+            if resume:
                 ckpt.restore_rng(loaded.rng)
                 _restore_rng_extra(run, loaded.rng)
             console.print(

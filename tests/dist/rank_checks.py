@@ -74,12 +74,8 @@ def learner_case(*overrides: str, dtype=torch.float32) -> dict:
         m_ref = ref.update(s, a)
         m_dist = dl.update(s, a)
         res["metrics"].append({k: [m_dist[k], m_ref[k]] for k in ("loss", "pg_loss", "entropy", "grad_norm", "tokens")})
-    # one process's trainable weights: the fp32 masters where it keeps them (bf16), else the parameters
     mine = full_params(dl.model)
-    theirs = {
-        n: (m if m is not None else p).detach().float()
-        for (n, p), m in zip([(n, p) for n, p in ref.model.named_parameters() if p.requires_grad], ref.masters)
-    }
+    theirs = trained_weights(ref)
     res["max_param_diff"] = max((mine[n] - theirs[n]).abs().max().item() for n in theirs)
     res["moved"] = max((theirs[n] - start[n]).abs().max().item() for n in theirs)
     # |update difference| / |update| over all trainable weights: the bf16 comparison (see test_ranks.py)
@@ -204,6 +200,47 @@ def checkpoint_case(directory: Path) -> dict:
     }
 
 
+def single_process_case(directory: Path, *overrides: str, dtype=torch.float32) -> dict:
+    """A one-process checkpoint (azr.checkpoint) continued on 2 ranks: the FSDP learner gets the same weights
+    (the fp32 masters for bf16) and AdamW state, so the next update matches the one process's."""
+    from azr import checkpoint as ck
+    from azr.dist import checkpoint as dckpt
+    from azr.dist.fsdp import FSDPLearner
+
+    c = cfg(*overrides)
+    torch.manual_seed(0)
+    model, tok = tiny_random(0, dtype)
+    single = HFLearner(model, c, tok.pad_token_id)
+    s, a = samples()
+    single.update(s, a)
+    directory = Path(comm.broadcast(str(directory)))
+    if world().main:
+        ck.save_checkpoint(directory, 1, c, model=single.model, learner=single)
+    comm.barrier()
+    # Other weights, so all must come from the file; a LoRA run's frozen base comes from its spec (seed 0 here).
+    dl = FSDPLearner(tiny_random(0 if c.model.lora else 5, dtype)[0], c, tok.pad_token_id)
+    dckpt.load_single_process(ck.load_checkpoint(directory / "checkpoints" / "step_000001"), dl)
+    before = trained_weights(single)
+    s2, a2 = samples(seed=1)
+    m_one, m_two = single.update(s2, a2), dl.update(s2, a2)
+    # the second AdamW step uses the loaded moments: without them it would be a first step (~lr * sign(grad))
+    after, mine = trained_weights(single), full_params(dl.model)
+    diff = sum(float((mine[n] - after[n]).pow(2).sum()) for n in after) ** 0.5
+    moved = sum(float((after[n] - before[n]).pow(2).sum()) for n in after) ** 0.5
+    return {
+        "loss": [m_two["loss"], m_one["loss"]],
+        "grad_norm": [m_two["grad_norm"], m_one["grad_norm"]],
+        "steps": dl.steps,
+        "rel_update_diff": diff / moved,
+    }
+
+
+def trained_weights(learner: HFLearner) -> dict[str, torch.Tensor]:
+    """One process's trainable weights: the fp32 masters where it keeps them (bf16), else the parameters."""
+    named = [(n, p) for n, p in learner.model.named_parameters() if p.requires_grad]
+    return {n: (m if m is not None else p).detach().float().clone() for (n, p), m in zip(named, learner.masters)}
+
+
 def timeout_case() -> dict:
     """A collective that one rank never joins fails with RankLost within the group's timeout (no hang)."""
     import datetime
@@ -239,6 +276,10 @@ def main() -> None:
             "engine": engine_case(),
             "executor": executor_case(),
             "checkpoint": checkpoint_case(OUT / "run"),
+            "single_fp32": single_process_case(OUT / "single_fp32"),
+            "single_bf16_lora": single_process_case(
+                OUT / "single_bf16_lora", "model.dtype=bf16", "model.lora=true", "model.lora_r=4", dtype=torch.bfloat16
+            ),
             "timeout": timeout_case(),
         }
         (OUT / f"rank_{w.rank}.json").write_text(json.dumps(result, indent=1))

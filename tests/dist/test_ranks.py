@@ -87,6 +87,17 @@ def test_an_engine_backend_gets_torchrun_data_parallel_and_the_gathered_weights(
         assert r["engine"]["full"]["adapter_keys"] == 0 and r["engine"]["lora"]["adapter_keys"] > 0
 
 
+def test_a_one_process_checkpoint_continues_on_two_ranks(ranks) -> None:
+    # The second AdamW step needs the loaded moments: without them (measured) the update differs by 68 % (bf16
+    # LoRA) and 86 % (fp32); with them 5.9 % and 1.2e-6. bf16: gradients accumulate in fp32 under FSDP, in bf16 in
+    # one process (see the bf16 test above).
+    for r in ranks:
+        for case, tol, update_tol in (("single_fp32", 1e-5, 1e-4), ("single_bf16_lora", 5e-3, 0.15)):
+            res = r[case]
+            assert rel(*res["loss"]) <= tol and rel(*res["grad_norm"]) <= tol, (case, res)
+            assert res["steps"] == 2 and res["rel_update_diff"] <= update_tol, (case, res)
+
+
 def test_a_collective_nobody_joins_times_out_with_a_clear_error(ranks) -> None:
     t = ranks[0]["timeout"]
     assert t["raised"].startswith("test all_reduce failed on rank 0:") and "Timed out" in t["raised"]

@@ -1,6 +1,7 @@
 """Issue 12 req 6, end to end on the CPU with gloo: `azr train --nproc 2 --config debug` computes what one
 process computes (metrics and final weights), a killed rank ends the run non-zero within seconds with a clear
-message, resuming it continues exactly, and a 2-rank run resumes in one process (DCP re-shards it)."""
+message, resuming it continues exactly, a 2-rank run resumes in one process (DCP re-shards it) and back on two,
+and a one-process run continues on two ranks."""
 
 from __future__ import annotations
 
@@ -165,14 +166,15 @@ def test_scripted_self_play_on_two_ranks_is_the_one_process_run(tmp_path) -> Non
         assert log == (tmp_path / "two" / "buffers" / f"{t}.jsonl").read_text() and len(log.splitlines()) > 1
 
 
-def test_single_process_checkpoint_on_two_ranks_is_a_one_line_error(runs) -> None:
+def test_single_process_run_resumes_on_two_ranks(runs) -> None:
     run = back_to_step_1(runs["one"], runs["root"] / "B1")
-    proc = train("--nproc", "2", "--resume", str(run), check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        f"azr train: error: {run} was written by a single-process run; resuming it on 2 ranks is not supported "
-        "(resume it without --nproc, or start a new run)"
-    ]
+    train("--nproc", "2", "--resume", str(run))  # 1 -> 2: weights, fp32 masters and AdamW state handed to FSDP
+    assert_same_metrics(run, runs["one"], rel_tol=1e-5)
+    b, b1 = exported(runs["one"], runs["root"] / "EB2"), exported(run, runs["root"] / "EB1")
+    for k in b:
+        torch.testing.assert_close(b1[k], b[k], rtol=0, atol=1e-6)
+    state = json.loads((run / "checkpoints" / "step_000002" / "state.json").read_text())
+    assert state["format"] == "dcp" and state["world_size"] == 2
 
 
 def _worker_pid(launcher: int, rank: int) -> int:

@@ -90,14 +90,6 @@ def _launch(args: argparse.Namespace, run_dir: Path) -> int:
         raise UserError("--nproc must be >= 1")
     if under_torchrun():
         raise UserError("--nproc starts torchrun itself; leave it out when launching with torchrun")
-    if args.resume and not _is_dcp_run(run_dir):
-        from azr import checkpoint as ckpt
-
-        if ckpt.latest_checkpoint(run_dir) is not None:  # (no checkpoint at all: the worker says so)
-            raise UserError(
-                f"{run_dir} was written by a single-process run; resuming it on {args.nproc} ranks is not supported "
-                "(resume it without --nproc, or start a new run)"
-            )
     forward = ["--resume", str(run_dir)] if args.resume else ["--out", str(run_dir)]
     if args.config:
         forward += ["--config", args.config]

@@ -18,7 +18,8 @@ need the run directory on a filesystem every node sees (DCP writes one file per 
 Resume: at the same world size every rank restores exactly its own state. At another world size (2 -> 1, 1 -> 2
 ranks of a DCP run, ...) DCP re-shards the model and optimizer on load (it stores global shapes and offsets),
 and every rank takes rank 0's RNG states; the sampler and every RNG that decides what is generated are the same
-on all ranks, so the run continues as it would have at the old world size (up to float summation order).
+on all ranks, so the run continues as it would have at the old world size (up to float summation order). A
+one-process run's checkpoint continues on N ranks through `load_single_process`.
 """
 
 from __future__ import annotations
@@ -101,6 +102,13 @@ def save(run_dir: Path, step: int, cfg: Config, learner: Any, rng: dict[str, Any
     return final
 
 
+def resume(loaded: ckpt.Checkpoint, learner: Any) -> dict[str, Any]:
+    """Restore a checkpoint of either flavour into the sharded learner; returns this rank's RNG states."""
+    if loaded.state.get("format") == FORMAT:
+        return load(loaded.path, learner)
+    return load_single_process(loaded, learner)
+
+
 def load(checkpoint: Path, learner: Any) -> dict[str, Any]:
     """Load weights and optimizer state into the (sharded) learner (None: nothing trains); returns this rank's
     RNG states."""
@@ -127,6 +135,55 @@ def load(checkpoint: Path, learner: Any) -> dict[str, Any]:
     return torch.load(path, weights_only=False)  # our own file: python/numpy states are not tensors
 
 
+def load_single_process(loaded: ckpt.Checkpoint, learner: Any) -> dict[str, Any]:
+    """A one-process run's checkpoint (`azr.checkpoint`) into the sharded learner (1 -> N ranks): every rank
+    rebuilds the model as that run did, loads its weights and optimizer state, and hands them to FSDP as full
+    tensors (the fp32 masters where the run kept them, else the weights; AdamW state keyed by parameter name).
+    Returns the RNG states (rank 0's of the one process)."""
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    if learner is None:
+        return loaded.rng
+    state = loaded.learner_state()
+    if loaded.model_dir is None or state is None:
+        raise FileNotFoundError(f"checkpoint {loaded.path} holds no model weights or optimizer state")
+    plain = plain_model(loaded.cfg)[0]
+    ckpt.load_model_weights(plain, loaded.model_dir)
+    trainable = [(n, p) for n, p in plain.named_parameters() if p.requires_grad]
+    masters = state.get("masters") or [None] * len(trainable)
+    weights = {n: (m if m is not None else p).detach().float() for (n, p), m in zip(trainable, masters)}
+    names = [n for n, _ in trainable]
+    opt = state["optimizer"]
+    optim = {
+        "state": {names[int(i)]: v for i, v in opt["state"].items()},
+        "param_groups": [{**g, "params": [names[int(i)] for i in g["params"]]} for g in opt["param_groups"]],
+    }
+    with comm.guard("checkpoint load"):
+        set_model_state_dict(learner.model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
+        set_optimizer_state_dict(
+            learner.model, learner.optimizer, optim, options=StateDictOptions(full_state_dict=True)
+        )
+    learner.steps = int(state.get("steps", loaded.step))
+    return loaded.rng
+
+
+def plain_model(cfg: Config) -> tuple[torch.nn.Module, Any]:
+    """(model, tokenizer) built the way a run builds them: the spec in its dtype, with the LoRA adapter when the
+    run trains one (its random init is overwritten by whatever checkpoint is loaded next)."""
+    from azr.learner.hf import apply_lora
+    from azr.models import load
+
+    model, tokenizer = load(cfg.model.spec, dtype=cfg.model.dtype, cache_dir=cfg.model.cache_dir or None)
+    if cfg.model.lora:
+        with torch.random.fork_rng(devices=[]):
+            model = apply_lora(model, cfg.model)
+    return model, tokenizer
+
+
 def load_model_only(checkpoint: Path, model: torch.nn.Module) -> None:
     """Load a DCP checkpoint's weights into an unsharded model in this process (no process group needed)."""
     import torch.distributed.checkpoint as dcp
@@ -146,19 +203,13 @@ def export(run_dir: Path, out_dir: Path, step: int | None = None) -> tuple[Path,
     config + tokenizer (loads with `from_pretrained`), or for LoRA a PEFT adapter directory whose
     `base_model_name_or_path` is the run's model spec. Works for DCP and single-process checkpoints alike.
     Returns (checkpoint path, step)."""
-    from azr.learner.hf import apply_lora
-    from azr.models import load
-
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     path = ckpt.latest_checkpoint(run_dir) if step is None else run_dir / "checkpoints" / ckpt.step_name(step)
     if path is None or not path.is_dir() or not (path / "state.json").is_file():
         raise FileNotFoundError(f"{run_dir} has no complete checkpoint" + (f" for step {step}" if step else ""))
     loaded = ckpt.load_checkpoint(path)
     cfg = loaded.cfg
-    model, tokenizer = load(cfg.model.spec, dtype=cfg.model.dtype, cache_dir=cfg.model.cache_dir or None)
-    if cfg.model.lora:
-        with torch.random.fork_rng(devices=[]):  # the adapter's random init is overwritten by the checkpoint
-            model = apply_lora(model, cfg.model)
+    model, tokenizer = plain_model(cfg)
     if is_dcp(path):
         load_model_only(path, model)
     elif loaded.model_dir is not None:

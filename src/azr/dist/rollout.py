@@ -134,9 +134,14 @@ class ShardedRollout:
         return {"backend": inner, "sharded": self._rng.getstate()}
 
     def set_rng_state(self, state: dict[str, Any]) -> None:
-        if hasattr(self.backend, "set_rng_state") and state.get("backend"):
-            self.backend.set_rng_state(state["backend"])
-        self._rng.setstate(state["sharded"])
+        """This wrapper's state, or a bare backend's (a one-process run continued on N ranks: its unseeded-call RNG
+        was the backend's own, so this wrapper's stays as seeded)."""
+        inner = state.get("backend") if "sharded" in state else state
+        if hasattr(self.backend, "set_rng_state") and inner:
+            self.backend.set_rng_state(inner)
+        if "sharded" in state:
+            version, internal, gauss = state["sharded"]
+            self._rng.setstate((version, tuple(internal), gauss))  # torch.load may hand back lists
 
     def sleep(self) -> None:
         if hasattr(self.backend, "sleep"):
