@@ -85,9 +85,22 @@ class RolloutConfig:
     """Mask the end-of-sequence token until `</answer>` is written. Small instruct models end their turn right
     after a closed code block, leaving the answer unclosed (and a proposer's input block unwritten); this makes
     them finish the format. Log-probs are recorded under the unmasked distribution."""
+    gpu_memory_utilization: float = 0.4
+    """vLLM only: the share of the GPU's memory the engine takes (its weights + KV cache); the rest stays for the
+    learner on the same GPU. vLLM's CPU build reads it as the share of system memory reserved for the engine,
+    unless `kv_cache_gb` sets the KV cache explicitly."""
+    sleep_mode: bool = True
+    """vLLM only: free the engine's GPU memory (KV cache and weights, vLLM sleep level 2) while the learner updates,
+    and take it back before the next weight sync. Needs a CUDA/ROCm build of vLLM; the CPU build has no sleep mode,
+    so there it is ignored."""
+    kv_cache_gb: float = 0.0
+    """vLLM only: KV-cache size in GiB; 0 lets vLLM size it from `gpu_memory_utilization`. On the CPU build an
+    explicit size also skips vLLM's memory-profiling warm-up (a faster start)."""
 
     def __post_init__(self) -> None:
         _one_of("rollout.backend", self.backend, ("hf", "vllm", "scripted"))
+        _check(0.0 < self.gpu_memory_utilization <= 1.0, "rollout.gpu_memory_utilization must be in (0, 1]")
+        _check(self.kv_cache_gb >= 0.0, "rollout.kv_cache_gb must be >= 0")
         _check(self.temperature >= 0.0, "rollout.temperature must be >= 0")
         _check(0.0 < self.top_p <= 1.0, "rollout.top_p must be in (0, 1]")
         _check(self.max_new_tokens > 0, "rollout.max_new_tokens must be > 0")
