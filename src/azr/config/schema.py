@@ -96,6 +96,9 @@ class RolloutConfig:
     kv_cache_gb: float = 0.0
     """vLLM only: KV-cache size in GiB; 0 lets vLLM size it from `gpu_memory_utilization`. On the CPU build an
     explicit size also skips vLLM's memory-profiling warm-up (a faster start)."""
+    enforce_eager: bool = False
+    """vLLM only: run the model eagerly, without torch.compile and CUDA graphs: start-up in seconds instead of
+    minutes, decoding slower (docs/rollout.md has both, measured)."""
 
     def __post_init__(self) -> None:
         _one_of("rollout.backend", self.backend, ("hf", "vllm", "scripted"))

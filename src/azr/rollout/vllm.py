@@ -108,7 +108,7 @@ class VLLMBackend:
     def __init__(self, cfg: Any, model: Any = None, tokenizer: Any = None, **engine_kwargs: Any) -> None:
         """Loads `cfg.model.spec` into a vLLM engine (packaged/GGUF specs through azr's converted cache) and, when
         `model` is given, pushes its weights (a resumed learner's weights differ from the files). Extra keyword
-        arguments go to `vllm.LLM` (e.g. `enforce_eager=True`)."""
+        arguments go to `vllm.LLM` and override the ones taken from `cfg`."""
         _prepare_environment()
         try:
             import vllm
@@ -130,6 +130,7 @@ class VLLMBackend:
             "logprobs_mode": "raw_logprobs",  # with the logit scale: after temperature, before masks and top-p
             "max_model_len": ro.max_prompt_tokens + ro.max_new_tokens,
             "enable_sleep_mode": self._sleep_mode,
+            "enforce_eager": ro.enforce_eager,
         }
         if ro.kv_cache_gb > 0:
             kwargs["kv_cache_memory_bytes"] = int(ro.kv_cache_gb * 2**30)

@@ -1,0 +1,98 @@
+"""The vLLM backend's engine-free parts (they run in the main venv, without vLLM): seeds, the stop rule, and the
+weights handed to the engine (LoRA merged)."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+import torch
+
+from azr.models import tiny_random
+from azr.rollout.base import SamplingParams
+from azr.rollout.vllm import first_stop_token, mix_seed, prompt_seeds, stop_end
+from azr.rollout.weights import engine_weights
+
+
+def test_mix_seed_is_stable_and_unrelated_for_neighbours():
+    assert mix_seed(5, 0) == mix_seed(5, 0)
+    assert len({mix_seed(5, 0), mix_seed(6, 0), mix_seed(5, 1), mix_seed(0, 5)}) == 4
+    assert all(0 <= mix_seed(s, j) < 2**63 for s in range(20) for j in range(5))
+
+
+def test_prompt_seeds_from_seed_from_seeds_and_from_the_rng():
+    rng = random.Random(0)
+    assert prompt_seeds(SamplingParams(seed=3), 3, rng) == [mix_seed(3, i) for i in range(3)]
+    assert rng.getstate() == random.Random(0).getstate()  # a seeded call leaves the backend's RNG alone
+    unseeded = SamplingParams(seed=None)
+    a, b = prompt_seeds(unseeded, 2, rng), prompt_seeds(unseeded, 2, rng)
+    assert a != b and prompt_seeds(unseeded, 2, random.Random(0)) == a
+    seeds = getattr(SamplingParams(), "seeds", "absent")
+    if seeds == "absent":
+        pytest.skip("SamplingParams.seeds is not in this base.py yet")
+    assert prompt_seeds(SamplingParams(seed=3, seeds=(7, 8)), 2, rng) == [7, 8]
+    with pytest.raises(ValueError, match="2 seeds for 3 prompts"):
+        prompt_seeds(SamplingParams(seeds=(7, 8)), 3, rng)
+
+
+@pytest.mark.parametrize(
+    "text, stops, after, end",
+    [
+        ("a </answer> b", ("</answer>",), "", 11),
+        ("x </answer> </think> y </answer> z", ("</answer>",), "</think>", 32),  # the early one does not count
+        ("x </answer> y", ("</answer>",), "</think>", None),  # marker never written
+        ("</think></answer>", ("</answer>",), "</think>", 17),  # right after the marker counts
+        ("</thi</answer>nk>", ("</answer>",), "</think>", None),
+        ("ab cd ab", ("cd", "b"), "", 2),  # the earliest-ending stop string wins
+        ("no stop", (), "", None),
+    ],
+)
+def test_stop_end(text, stops, after, end):
+    assert stop_end(text, stops, after) == end
+
+
+def test_first_stop_token_finds_the_token_that_completed_the_stop_string():
+    pieces = ["x", " </ans", "wer>", " </think>", " <", "/answer", ">", " tail"]
+
+    def decode(tokens):
+        return "".join(pieces[t] for t in tokens)
+
+    ids = list(range(len(pieces)))
+    assert first_stop_token(ids, decode, ("</answer>",), "") == 3
+    assert first_stop_token(ids, decode, ("</answer>",), "</think>") == 7  # the stop before the marker does not count
+    assert first_stop_token(ids[:7], decode, ("</answer>",), "</think>") == 7
+    assert first_stop_token(ids[:6], decode, ("</answer>",), "</think>") is None
+    assert first_stop_token(ids, decode, (), "") is None
+
+
+def test_engine_weights_of_a_plain_model_are_its_state_dict():
+    model, _ = tiny_random(seed=0)
+    got = dict(engine_weights(model))
+    want = model.state_dict()
+    assert got.keys() == want.keys()
+    assert all(got[k].data_ptr() == want[k].data_ptr() for k in want)  # shared, not copied
+
+
+def test_engine_weights_of_a_lora_model_are_the_merged_weights_and_change_nothing():
+    from peft import LoraConfig, get_peft_model
+
+    base, _ = tiny_random(seed=0)
+    lora = get_peft_model(copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "down_proj"]))
+    with torch.no_grad():
+        for name, p in lora.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.3)
+    before = {k: v.clone() for k, v in lora.state_dict().items()}
+    got = dict(engine_weights(lora))
+    assert got.keys() == base.state_dict().keys()  # checkpoint names, no adapter tensors
+    merged = copy.deepcopy(lora).merge_and_unload().state_dict()
+    for k, v in merged.items():
+        torch.testing.assert_close(got[k], v, rtol=0, atol=1e-6)
+    assert not torch.equal(got["model.layers.0.self_attn.q_proj.weight"], base.state_dict()[
+        "model.layers.0.self_attn.q_proj.weight"])  # fmt: skip
+    for k, v in lora.state_dict().items():
+        assert torch.equal(v, before[k])  # the training weights are untouched
+    lora.merge_adapter()  # already merged in place: handed over as it is, not merged twice
+    for k, v in dict(engine_weights(lora)).items():
+        torch.testing.assert_close(v, merged[k], rtol=0, atol=1e-6)
