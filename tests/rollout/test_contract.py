@@ -24,7 +24,7 @@ import torch
 
 from azr.config import Config
 from azr.models import tiny_random, token_logprobs
-from azr.rollout.base import SamplingParams
+from azr.rollout.base import SamplingParams, stop_end
 
 BACKENDS = ("hf", "vllm", "scripted")
 MODEL_BACKENDS = ("hf", "vllm")
@@ -176,8 +176,8 @@ def test_progress_is_called_up_to_the_total(kind, backend):
     calls: list[tuple[int, int]] = []
     backend.progress = lambda done, total: calls.append((done, total))
     backend.generate(PROMPTS, params(), n=3)
-    assert calls and calls[-1] == (9, 9)
-    assert all(t == 9 and 0 < d <= 9 for d, t in calls) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert calls[0] == (0, 9) and calls[-1] == (9, 9)
+    assert all(t == 9 for _, t in calls) and [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
 def test_over_long_prompt_is_dropped_never_truncated(kind, backend):
@@ -189,7 +189,10 @@ def test_over_long_prompt_is_dropped_never_truncated(kind, backend):
     cfg = Config()
     cfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_prompt_tokens=limit, max_new_tokens=8))
     ctx = types.SimpleNamespace(cfg=cfg, rollout=backend, rng=random.Random(0))
-    rollouts = [types.SimpleNamespace(prompt=p, completion=None) for p in (PROMPTS[0], long_prompt, PROMPTS[2])]
+    rollouts = [
+        types.SimpleNamespace(prompt=p, messages=[{"role": "user", "content": p}], completion=None)
+        for p in (PROMPTS[0], long_prompt, PROMPTS[2])
+    ]
     timer = types.SimpleNamespace(phase=lambda name: nullcontext())
     out = generate(ctx, rollouts, 2, timer)
     assert [len(g) for g in out] == [2, 0, 2] and rollouts[1].completion is None
@@ -248,8 +251,6 @@ def _stop_twice_with_marker_between(text: str) -> tuple[str, str]:
 
 def test_stop_strings_count_only_after_stop_after(kind, backend):
     only(kind, MODEL_BACKENDS, NO_MODEL)
-    from azr.rollout.vllm import stop_end
-
     free = _greedy(backend)
     text = free.text
     stop, marker = _stop_twice_with_marker_between(text)

@@ -1,55 +1,16 @@
-"""The vLLM backend's engine-free parts (they run in the main venv, without vLLM): seeds, the stop rule, and the
-weights handed to the engine (LoRA merged)."""
+"""The vLLM backend's engine-free parts (they run in the main venv, without vLLM): the token a stop string ended
+at, and the weights handed to the engine (LoRA merged). Seeds and the stop rule are `rollout.base`'s, tested with
+the scripted backend and by the contract suite."""
 
 from __future__ import annotations
 
 import copy
-import random
 
-import pytest
 import torch
 
 from azr.models import tiny_random
-from azr.rollout.base import SamplingParams
-from azr.rollout.vllm import first_stop_token, mix_seed, prompt_seeds, stop_end
+from azr.rollout.vllm import first_stop_token
 from azr.rollout.weights import engine_weights
-
-
-def test_mix_seed_is_stable_and_unrelated_for_neighbours():
-    assert mix_seed(5, 0) == mix_seed(5, 0)
-    assert len({mix_seed(5, 0), mix_seed(6, 0), mix_seed(5, 1), mix_seed(0, 5)}) == 4
-    assert all(0 <= mix_seed(s, j) < 2**63 for s in range(20) for j in range(5))
-
-
-def test_prompt_seeds_from_seed_from_seeds_and_from_the_rng():
-    rng = random.Random(0)
-    assert prompt_seeds(SamplingParams(seed=3), 3, rng) == [mix_seed(3, i) for i in range(3)]
-    assert rng.getstate() == random.Random(0).getstate()  # a seeded call leaves the backend's RNG alone
-    unseeded = SamplingParams(seed=None)
-    a, b = prompt_seeds(unseeded, 2, rng), prompt_seeds(unseeded, 2, rng)
-    assert a != b and prompt_seeds(unseeded, 2, random.Random(0)) == a
-    seeds = getattr(SamplingParams(), "seeds", "absent")
-    if seeds == "absent":
-        pytest.skip("SamplingParams.seeds is not in this base.py yet")
-    assert prompt_seeds(SamplingParams(seed=3, seeds=(7, 8)), 2, rng) == [7, 8]
-    with pytest.raises(ValueError, match="2 seeds for 3 prompts"):
-        prompt_seeds(SamplingParams(seeds=(7, 8)), 3, rng)
-
-
-@pytest.mark.parametrize(
-    "text, stops, after, end",
-    [
-        ("a </answer> b", ("</answer>",), "", 11),
-        ("x </answer> </think> y </answer> z", ("</answer>",), "</think>", 32),  # the early one does not count
-        ("x </answer> y", ("</answer>",), "</think>", None),  # marker never written
-        ("</think></answer>", ("</answer>",), "</think>", 17),  # right after the marker counts
-        ("</thi</answer>nk>", ("</answer>",), "</think>", None),
-        ("ab cd ab", ("cd", "b"), "", 2),  # the earliest-ending stop string wins
-        ("no stop", (), "", None),
-    ],
-)
-def test_stop_end(text, stops, after, end):
-    assert stop_end(text, stops, after) == end
 
 
 def test_first_stop_token_finds_the_token_that_completed_the_stop_string():

@@ -155,11 +155,12 @@ class HFLearner:
         dtype = self.cfg.model.dtype
         policy_mode(self._model)  # not train(): dropout would make the PPO ratio differ from 1 at the start
         totals = dict.fromkeys(("loss", "pg_loss", "entropy", "kl", "clip_frac", "approx_kl"), 0.0)
+        device = next(self._model.parameters()).device  # a GPU learner: batches are built on the CPU
         try:
             for mb in self._micro_batches(items):
-                batch = self._batch(mb)
+                batch = {k: v.to(device) for k, v in self._batch(mb).items()}
                 mask = batch["response_mask"]
-                with autocast(dtype):
+                with autocast(dtype, device.type):
                     logits = self._forward(self._model, batch)
                     labels = batch["input_ids"][:, -mask.shape[1] :]
                     logprobs = logprobs_from_logits(logits, labels, temp)

@@ -4,9 +4,9 @@ The engine runs in this process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`, as TRL's co
 syncs hand it tensors directly, and it is driven request by request through `LLMEngine.add_request/step`. It meets
 the same contract as the HF backend (tests/rollout/test_contract.py runs both):
 
-- Seeds: every sequence is its own request with its own seed: sample j of prompt i is seeded by (seed_i, j)
-  only (`SamplingParams.seeds`, else seed_i mixed from (seed, i), else from the backend's own RNG). vLLM's n > 1
-  would give child k the seed `seed + k`, so identical prompts with adjacent seeds would share samples.
+- Seeds: every sequence is its own request, seeded by `rollout.base.sample_seed(seed_i, j)` (the seeding
+  contract of every backend). vLLM's own n > 1 would give child k the seed `seed + k`, so identical prompts with
+  adjacent seeds would share samples.
 - Log-probs: those of the unmasked distribution after temperature, as `azr.models.token_logprobs` recomputes.
   vLLM offers raw log-probs (before temperature and masks) or processed ones (after masks and top-p) but not
   this, so the engine's logits layer is scaled by 1/T for the call (`LogitsProcessor.scale`) and vLLM samples at
@@ -31,45 +31,14 @@ flip a near-tied sample. One temperature per call (the logit scale is engine-wid
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from azr.rollout.base import Completion, SamplingParams
+from azr.rollout.base import Completion, SamplingParams, mix, prompt_seeds, sample_seed, stop_end
 from azr.rollout.weights import engine_weights
-
-
-def mix_seed(*parts: int) -> int:
-    """A 63-bit seed that depends on `parts` only (hash-mixed, so (s, 0) and (s + 1, 0) are unrelated)."""
-    digest = hashlib.blake2b(repr(tuple(int(p) for p in parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-def prompt_seeds(params: SamplingParams, n_prompts: int, rng: random.Random) -> list[int]:
-    """seed_i per prompt: `params.seeds`, else mixed from (`params.seed`, i), else from `rng` (advancing it)."""
-    seeds = getattr(params, "seeds", None)
-    if seeds is not None:
-        if len(seeds) != n_prompts:
-            raise ValueError(f"SamplingParams.seeds has {len(seeds)} seeds for {n_prompts} prompts")
-        return [int(s) for s in seeds]
-    base = params.seed if params.seed is not None else rng.getrandbits(63)
-    return [mix_seed(base, i) for i in range(n_prompts)]
-
-
-def stop_end(text: str, stops: Sequence[str], after: str = "") -> int | None:
-    """Where `text` ends under the stop rule: the end of the earliest-ending stop string that starts at or after
-    the end of the first `after` marker (anywhere when `after` is ""); None when no stop string counts yet."""
-    start = 0
-    if after:
-        k = text.find(after)
-        if k < 0:
-            return None
-        start = k + len(after)
-    ends = [i + len(s) for s in stops if s and (i := text.find(s, start)) >= 0]
-    return min(ends) if ends else None
 
 
 def first_stop_token(tokens: Sequence[int], decode: Any, stops: Sequence[str], after: str) -> int | None:
@@ -141,7 +110,7 @@ class VLLMBackend:
             self.llm = vllm.LLM(**kwargs)
         self.engine = self.llm.llm_engine
         self.tokenizer = tokenizer or self.llm.get_tokenizer()
-        self.progress: Any = None
+        self.progress: Callable[[int, int], None] | None = None
         self._rng = random.Random(cfg.trainer.seed)
         self._eos_ids = _eos_ids(path, self.tokenizer, model)
         self._eos_words = _eos_words(vllm.SamplingParams, self.llm.get_tokenizer(), self._eos_ids)
@@ -162,8 +131,12 @@ class VLLMBackend:
         self._calls += 1
         self._set_temperature(params.temperature)
         encoded = [self._encode(p) for p in prompts]
-        seeds = prompt_seeds(params, len(prompts), self._rng)
-        seqs = [_Seq(i, mix_seed(seeds[i], j)) for i in range(len(prompts)) for j in range(n)]
+        unseeded = params.seed is None and params.seeds is None
+        # Only an unseeded call advances the backend's own RNG (one draw), so seeded calls leave it alone.
+        seeds = prompt_seeds(params, len(prompts), self._rng.getrandbits(62) if unseeded else 0)
+        seqs = [_Seq(i, sample_seed(seeds[i], j)) for i in range(len(prompts)) for j in range(n)]
+        if self.progress is not None:
+            self.progress(0, len(seqs))
         running = {self._submit(k, seq, encoded, params): k for k, seq in enumerate(seqs)}
         done = 0
         while running:
@@ -262,7 +235,7 @@ class VLLMBackend:
             max_tokens=params.max_new_tokens - len(seq.tokens),
             stop=list(params.stop),
             include_stop_str_in_output=True,
-            seed=seq.seed if seq.segments == 1 else mix_seed(seq.seed, seq.segments),
+            seed=seq.seed if seq.segments == 1 else mix(seq.seed, seq.segments),
             bad_words=list(self._eos_words) if params.suppress_eos else None,
             logprobs=0,  # the sampled token's log-prob only
             output_kind=self._final_only,
@@ -276,8 +249,7 @@ class VLLMBackend:
         """Append one finished segment to `seq` and decide: done (`finish` set) or continue."""
         seq.tokens += list(out.token_ids)
         seq.logprobs += [float(step[tok].logprob) for step, tok in zip(out.logprobs, out.token_ids)]
-        stop_after = getattr(params, "stop_after", "")
-        cut = first_stop_token(seq.tokens, self._decode, params.stop, stop_after)
+        cut = first_stop_token(seq.tokens, self._decode, params.stop, params.stop_after)
         if cut is not None:  # a stop string counts (possibly one vLLM missed across a segment seam)
             del seq.tokens[cut:], seq.logprobs[cut:]
             seq.finish = "stop"
@@ -291,7 +263,7 @@ class VLLMBackend:
 
     def _completion(self, prompt: str, prompt_ids: list[int], seq: _Seq, params: SamplingParams) -> Completion:
         text = self._decode(seq.tokens)
-        end = stop_end(text, params.stop, getattr(params, "stop_after", ""))
+        end = stop_end(text, params.stop, params.stop_after)
         if end is not None:  # the last token completed the stop string and may carry a few characters past it
             text = text[:end]
         return Completion(
