@@ -76,9 +76,9 @@ def with_lora(model: Any, r: int) -> Any:
     return peft_model
 
 
-def timed(fn: Any, *a: Any) -> tuple[Any, float]:
+def timed(fn: Any, *a: Any, **kw: Any) -> tuple[Any, float]:
     start = time.perf_counter()
-    out = fn(*a)
+    out = fn(*a, **kw)
     return out, time.perf_counter() - start
 
 
@@ -101,7 +101,7 @@ def adapter_sync(args: Any, model: Any, tokenizer: Any, prompts: list[str]) -> d
         model=path,
         dtype={"fp32": "float32"}.get(args.dtype, "bfloat16"),
         enable_lora=True,
-        max_lora_rank=args.lora_r,
+        max_lora_rank=min(r for r in (1, 8, 16, 32, 64, 128, 256, 320, 512) if r >= args.lora_r),  # vLLM's sizes
         max_model_len=2048 + args.new_tokens,
         kv_cache_memory_bytes=int(args.kv_cache_gb * 2**30),
         enforce_eager=args.eager,

@@ -5,11 +5,14 @@ the scripted backend and by the contract suite."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
+import pytest
 import torch
 
+from azr.config import Config
 from azr.models import tiny_random
-from azr.rollout.vllm import first_stop_token
+from azr.rollout.vllm import VLLMBackend, first_stop_token
 from azr.rollout.weights import engine_weights
 
 
@@ -57,3 +60,10 @@ def test_engine_weights_of_a_lora_model_are_the_merged_weights_and_change_nothin
     lora.merge_adapter()  # already merged in place: handed over as it is, not merged twice
     for k, v in dict(engine_weights(lora)).items():
         torch.testing.assert_close(v, merged[k], rtol=0, atol=1e-6)
+
+
+def test_tiny_random_is_refused_before_vllm_is_touched():
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, spec="tiny-random"))
+    with pytest.raises(ValueError, match="tiny-random lives in memory only"):
+        VLLMBackend(cfg)

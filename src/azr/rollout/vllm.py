@@ -78,6 +78,10 @@ class VLLMBackend:
         """Loads `cfg.model.spec` into a vLLM engine (packaged/GGUF specs through azr's converted cache) and, when
         `model` is given, pushes its weights (a resumed learner's weights differ from the files). Extra keyword
         arguments go to `vllm.LLM` and override the ones taken from `cfg`."""
+        from azr.models.loading import converted_dir, resolve
+
+        if resolve(cfg.model.spec).kind == "tiny-random":
+            raise ValueError("rollout.backend=vllm loads the model from files: tiny-random lives in memory only")
         _prepare_environment()
         try:
             import vllm
@@ -85,8 +89,6 @@ class VLLMBackend:
             from vllm.sampling_params import RequestOutputKind
         except ImportError as e:
             raise RuntimeError("rollout.backend=vllm needs vLLM: pip install 'azr[vllm]' (docs/rollout.md)") from e
-        from azr.models.loading import converted_dir
-
         ro = cfg.rollout
         path = str(converted_dir(cfg.model.spec, cfg.model.cache_dir or None) or cfg.model.spec)
         self._sleep_mode = bool(ro.sleep_mode and current_platform.is_sleep_mode_available())
