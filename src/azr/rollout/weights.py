@@ -4,7 +4,7 @@ An engine such as vLLM holds its own copy of the model and cannot run a PEFT ada
 modules, so a LoRA model is handed over merged: each adapted weight becomes `W + scale * B @ A`, computed one
 tensor at a time from the adapter's own `get_delta_weight` (the training weights are never modified, unlike
 `merge_adapter()` + `unmerge_adapter()`, whose round trip drifts the base weights by rounding). Pushing merged
-weights was measured cheaper than refreshing a vLLM LoRA adapter every step (docs/rollout.md).
+weights was cheaper than refreshing a vLLM LoRA adapter every step on the tiny model (docs/rollout.md).
 
 Torch only; no engine import, so the main test suite checks it.
 """
