@@ -36,6 +36,22 @@ def test_without_a_process_group_the_collectives_are_identities() -> None:
     comm.check_identical("x", "abc")
 
 
+def test_a_process_group_azr_did_not_open_leaves_the_run_single_process() -> None:
+    # Regression: vLLM's in-process engine opens a 1-rank group of its own; the trainer then took the FSDP path
+    # and vLLM's external-launcher mode, which failed with KeyError: 'RANK' (CI, test_vllm_train).
+    import torch.distributed as dist
+
+    import azr.dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{launch._free_port()}", rank=0, world_size=1)
+    try:
+        assert dist.is_initialized() and not azr.dist.active()
+        assert azr.dist.world() == World()
+        assert comm.local_shard([1, 2, 3]) == [1, 2, 3] and comm.broadcast("x") == "x"
+    finally:
+        dist.destroy_process_group()
+
+
 def test_digest_is_value_based() -> None:
     a = ["".join(["ab", "c"]) for _ in range(2)]  # two distinct str objects
     s = "abc"

@@ -35,11 +35,16 @@ class World:
         return self.rank == 0
 
 
+_OWNED = False  # set by `launch.process_group`: only a group azr opened makes a run distributed
+
+
 def active() -> bool:
-    """True when this process is part of a process group (a torchrun job, or a 1-rank resume of a DCP run)."""
+    """True when this process is part of a process group azr opened (a torchrun job, or a 1-rank resume of a DCP
+    run). A group someone else opened does not count: vLLM's in-process engine initialises a 1-rank group of its
+    own, and a single-process run that built one must stay single-process."""
     import torch.distributed as dist
 
-    return dist.is_available() and dist.is_initialized()
+    return _OWNED and dist.is_available() and dist.is_initialized()
 
 
 def world() -> World:

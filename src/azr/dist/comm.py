@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
+from azr.dist import active
+
 T = TypeVar("T")
 
 # Messages of gloo / NCCL / c10d errors raised when a peer is gone or a collective times out.
@@ -59,13 +61,13 @@ def _first_sentence(e: BaseException) -> str:
 def _rank() -> int:
     import torch.distributed as dist
 
-    return dist.get_rank() if dist.is_initialized() else 0
+    return dist.get_rank() if active() else 0
 
 
 def _size() -> int:
     import torch.distributed as dist
 
-    return dist.get_world_size() if dist.is_initialized() else 1
+    return dist.get_world_size() if active() else 1
 
 
 def shard_bounds(n: int, rank: int, size: int) -> tuple[int, int]:

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from azr.config import ConfigError, DistConfig
+import azr.dist as azr_dist
 from azr.dist import World, world
 
 
@@ -66,11 +67,13 @@ def process_group(dc: DistConfig, *, single: bool = False) -> Iterator[World]:
         )
     else:
         dist.init_process_group(backend, timeout=timeout)
+    azr_dist._OWNED = True
     w = world()
     try:
         with _per_rank_output(w):
             yield w
     finally:
+        azr_dist._OWNED = False
         with contextlib.suppress(Exception):  # a lost peer can make the tear-down itself fail
             dist.destroy_process_group()
 
