@@ -156,11 +156,15 @@ class CodeJudge:
 
     def check(self, items: list[Item], responses: list[str]) -> list[Verdict]:
         """Verdict per (item, response) pair; `extra` records base/plus results as EvalPlus reports them."""
-        self.ground_truth(list({it.id: it for it in items}.values()))
         codes = []
         for it, resp in zip(items, responses):
             block = answer_block(resp)
             codes.append(codecheck.extract_code(block if block is not None else resp, it.question, it.data["entry_point"]))
+        return self.check_code(items, codes)
+
+    def check_code(self, items: list[Item], codes: list[str]) -> list[Verdict]:
+        """Verdict per (item, program) pair, for programs already extracted from their responses."""
+        self.ground_truth(list({it.id: it for it in items}.values()))
         verdicts: list[Verdict] = [Verdict(False, c, None) for c in codes]
         first_fail: list[tuple[int, str] | None] = [None] * len(items)
         for stage in ("base", "plus"):
