@@ -6,7 +6,8 @@ the numbers in docs/eval.md).
 
 Prints, per benchmark, how many candidate verdicts agree and the disagreements grouped by task (code) or by the
 kind of prediction (CRUXEval, under the official and the strict rule); the last line is
-`crosscheck: humaneval+=<pct> mbpp+=<pct> cruxeval-o=<pct> cruxeval-i=<pct>` (official rule).
+`crosscheck: humaneval+=<pct> mbpp+=<pct> cruxeval-o=<pct> cruxeval-i=<pct>` (all candidates for the code
+benchmarks; the official rule without the deliberate differences for CRUXEval).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from azr.config import ExecutorConfig
 from azr.eval.benchmarks import default_data_dir, load_items
 from azr.eval.scoring import CodeJudge, score_cruxeval
 from azr.executor import Executor
+
+DELIBERATE = ("restated_call_spaced", "bare_tuple")
+"""Prediction kinds azr judges differently on purpose (docs/eval.md, tests/eval/test_eval_crosscheck.py)."""
+KNOWN = {("input", "sample_135")}  # KNOWN_UNSOLVABLE: the empty argument list
 
 
 def _load(path: str) -> dict:
@@ -69,11 +74,16 @@ def cruxeval_agreement(fx: dict, data_dir: Path, executor: Executor) -> dict[str
         for equality in ("official", "strict"):
             got = score_cruxeval([items[p["id"]] for p in preds], responses, executor, "azr", equality)
             agree = sum(v.correct == p["official"] for p, v in zip(preds, got))
+            kept = [(p, v) for p, v in zip(preds, got) if p["kind"] not in DELIBERATE and (mode, p["id"]) not in KNOWN]
+            kept_agree = sum(v.correct == p["official"] for p, v in kept)
             kinds = collections.Counter(p["kind"] for p, v in zip(preds, got) if v.correct != p["official"])
-            print(f"{bench} ({equality} rule): {agree}/{len(preds)} agree with the official verdict "
-                  f"({_pct(agree, len(preds))} %); differ by kind: {dict(kinds.most_common())}")  # fmt: skip
+            print(
+                f"{bench} ({equality} rule): {agree}/{len(preds)} agree with the official verdict "
+                f"({_pct(agree, len(preds))} %), {kept_agree}/{len(kept)} ({_pct(kept_agree, len(kept))} %) without "
+                f"the deliberate differences; differ by kind: {dict(kinds.most_common())}"
+            )
             if equality == "official":
-                out[bench] = _pct(agree, len(preds))
+                out[bench] = _pct(kept_agree, len(kept))
     return out
 
 
