@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -60,3 +62,16 @@ def make_progress(enabled: bool) -> Any:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=console, transient=False,
     )  # fmt: skip
+
+
+@contextmanager
+def progress_display(enabled: bool) -> Iterator[Any]:
+    """`make_progress(enabled)`, started for the duration of the block (None when disabled)."""
+    progress = make_progress(enabled)
+    if progress is not None:
+        progress.start()
+    try:
+        yield progress
+    finally:
+        if progress is not None:
+            progress.stop()

@@ -21,7 +21,7 @@ from azr.eval import prompts as eval_prompts
 from azr.eval.benchmarks import BENCHMARKS, Item, expand_benchmarks, load_items, slug
 from azr.eval.fake import fake_backend
 from azr.eval.passk import ks_for, mean_pass_at_k
-from azr.eval.progress import make_progress
+from azr.eval.progress import progress_display
 from azr.eval.scoring import CodeJudge, score
 from azr.io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from azr.rollout.base import SamplingParams
@@ -230,19 +230,13 @@ def evaluate(
     if out_dir is not None:
         _check_meta(out_dir, fingerprint(settings, model, cfg.rollout.prefill_answer))
     results: dict[str, BenchmarkResult] = {}
-    progress = make_progress(show_progress)
-    if progress is not None:
-        progress.start()
-    try:
+    with progress_display(show_progress) as progress:
         for name in names:
             items, data = load_items(name, data_dir, settings.limit)
             judge = _code_judge(name, data, settings, code_executor or executor)
             rec_file = out_dir / "records" / f"{slug(name)}.jsonl" if out_dir is not None else None
             records = run_benchmark(name, items, backend, render, executor, settings, cfg, rec_file, judge, progress)
             results[name] = _aggregate(name, records, settings.samples, data, settings.equality)
-    finally:
-        if progress is not None:
-            progress.stop()
     out = _results(model_spec, settings, cfg, results, meta)
     if out_dir is not None:
         atomic_write_json(out_dir / "results.json", out)
@@ -281,10 +275,7 @@ def rescore(
     names = [n for n in BENCHMARKS if n in files]
     settings = replace(settings, benchmarks=tuple(names) or settings.benchmarks, limit=None)
     results: dict[str, BenchmarkResult] = {}
-    progress = make_progress(show_progress)
-    if progress is not None:
-        progress.start()
-    try:
+    with progress_display(show_progress) as progress:
         for name in names:
             records = list({r["id"]: r for r in read_jsonl(files[name])}.values())
             all_items, data = load_items(name, data_dir)
@@ -294,8 +285,9 @@ def rescore(
                 raise ValueError(f"{name}: records of items not in the data file ({missing[0]}, ...); pass --data-dir")
             judge = _code_judge(name, data, settings, code_executor or executor)
             task = progress.add_task(f"{name} (rescore)", total=len(records)) if progress else None
-            for start in range(0, len(records), settings.batch_size):
-                batch = records[start : start + settings.batch_size]
+            step = max(settings.batch_size, 64)  # no generation to interleave: larger batches keep the sandbox busy
+            for start in range(0, len(records), step):
+                batch = records[start : start + step]
                 items = [by_id[r["id"]] for r in batch]
                 for rec, vs in zip(batch, _judge(items, [r["responses"] for r in batch], executor, judge, settings)):
                     rec["verdicts"] = vs
@@ -305,9 +297,6 @@ def rescore(
             rec_file.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(rec_file, "".join(json.dumps(r) + "\n" for r in records))
             results[name] = _aggregate(name, records, settings.samples, data, settings.equality)
-    finally:
-        if progress is not None:
-            progress.stop()
     fp = {**old, **{k: v for k, v in fingerprint(settings, "", False).items() if k in JUDGING_KEYS}}
     atomic_write_json(out_dir / "meta.json", {"fingerprint": fp, "version": __version__})
     keep = {k: v for k, v in prev.items() if k not in ("settings", "averages", "benchmarks", "version", "config")}
