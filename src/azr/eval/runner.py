@@ -25,6 +25,7 @@ from azr.eval.progress import progress_display
 from azr.eval.scoring import CodeJudge, score
 from azr.io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from azr.rollout.base import SamplingParams
+from azr.tasks import prompts as task_prompts
 
 Render = Callable[[list[dict[str, str]]], str]
 
@@ -164,6 +165,8 @@ def run_benchmark(
     if isinstance(backend, str):  # `oracle` / `junk`: scripted from the items themselves
         backend = fake_backend(backend, todo, [prompts[it.id] for it in todo], settings.template)
     stop = ("</answer>",) if settings.template == "azr" else ()
+    # The azr template reasons first: an `</answer>` drafted inside <think> does not end the response.
+    stop_after = task_prompts.stop_after(msgs[todo[0].id]) if stop and todo else ""
     task = progress.add_task(name, total=len(items), completed=len(items) - len(todo)) if progress else None
     position = {it.id: i for i, it in enumerate(items)}
     temperature, top_p = settings.sampling()
@@ -171,7 +174,7 @@ def run_benchmark(
         batch = todo[start : start + settings.batch_size]
         params = SamplingParams(
             max_new_tokens=settings.max_new_tokens, temperature=temperature, top_p=top_p,
-            stop=stop, seed=settings.seed * 1_000_003 + position[batch[0].id],
+            stop=stop, stop_after=stop_after, seed=settings.seed * 1_000_003 + position[batch[0].id],
         )  # fmt: skip
         outs = backend.generate([prompts[it.id] for it in batch], params, n=settings.samples)
         responses = [[eval_prompts.response_prefix(msgs[it.id]) + c.text for c in cs] for it, cs in zip(batch, outs)]
