@@ -1,19 +1,26 @@
 """Solver answers -> verdicts, through the executor (paper §3.3.4). Nothing a model wrote is `eval`'d here.
 
-- deduction: the answer is compared with the gold output by `values.values_equal` (the project's documented
-  type-aware equality; see `azr.executor.values`). An answer that is not a literal (`dict(a=1)`, `2**10`) is
-  evaluated in the sandbox by an identity program, as the official code's `eval` would, but never in this
-  process.
+- deduction: the answer must be a *value*. A literal is compared with the gold output directly; an expression
+  that is not a literal (`dict(a=1)`, `2**10`) is evaluated in the sandbox by an identity program, as the
+  official code's `eval` would, but never in this process. An answer that names `f` or anything else the
+  task's program defines (`f("Hello world")`) is refused (`uses_program`) before anything runs: it restates the
+  question, and against the identity program it would be "correct" whenever the output equals the input.
 - abduction: the task's program runs on the proposed input; correct iff the result equals the gold output (any
   input that maps to it counts).
 - induction: the candidate program (with the gold program's imports prepended when missing, as the official code
   does) runs on every *hidden* input; `fraction` is the share of hidden outputs it matches and `correct` means all.
+
+Equality (`equality`): `strict` (default, training) is `values.values_equal`, the documented type-aware rule
+(`1 != 1.0 != True`, floats within 1e-9 relative); `official` is Python `==` on the two parsed values, the rule
+of CRUXEval's `assert o == g` and of the AZR reference code (`1 == 1.0 == True`, no float tolerance), for
+scores comparable with published tables. Both compare parsed plain data; nothing is `eval`'d here.
 
 All executions of one call go to the executor in one batch. Verification does not compute rewards.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,11 +31,13 @@ from azr.tasks.spec import split_visible
 from azr.tasks.types import Task, TaskType
 
 IDENTITY = "def f(x):\n    return x"
+EQUALITY = ("strict", "official")
+"""Answer equality rules (module docstring): `strict` type-aware, `official` Python `==`."""
 
 VERDICT_REASONS = (
     "wrong",
     "bad_input",
-    "not_literal",
+    "uses_program",
     "error",
     "timeout",
     "memory",
@@ -71,12 +80,58 @@ def call_args(text: str) -> list[str] | None:
         return None
 
 
-def same_output(gold: str | None, got: str | None) -> bool:
-    """`values.outputs_equal` that never raises (see `call_args`)."""
+def equal(a: object, b: object, equality: str = "strict") -> bool:
+    """Two parsed plain values under the named rule (module docstring); never raises."""
     try:
-        return values.outputs_equal(gold, got)
+        return values.values_equal(a, b) if equality == "strict" else bool(a == b)
+    except Exception:  # RecursionError on pathological nesting
+        return False
+
+
+def same_output(gold: str | None, got: str | None, equality: str = "strict") -> bool:
+    """Two output reprs equal under `equality` (`values.outputs_equal` for `strict`); never raises (see
+    `call_args`)."""
+    try:
+        if equality == "strict":
+            return values.outputs_equal(gold, got)
+        if gold is None or got is None:
+            return False
+        a, b = values.parse_value(gold), values.parse_value(got)
+        return values.is_plain(a) and values.is_plain(b) and equal(a, b, equality)
     except Exception:
         return False
+
+
+def program_names(program: str) -> frozenset[str]:
+    """`f` and every name the program binds at module level (functions, classes, assignments, imports, loop and
+    `with` targets): the names an output answer must not use. A program that does not parse binds only `f`."""
+    names = {"f"}
+    try:
+        tree = values.parse_quietly(program, "exec")
+    except Exception:
+        return frozenset(names)
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)  # its body is its own scope
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif not isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            stack.extend(ast.iter_child_nodes(node))
+    return frozenset(names)
+
+
+def uses_names(text: str, names: frozenset[str]) -> bool:
+    """True if the expression `text` reads any of `names` (a text that does not parse reads none: it fails later
+    as the syntax error it is)."""
+    try:
+        tree = values.parse_quietly(f"(\n{text}\n)", "eval")
+    except Exception:
+        return False
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(tree))
 
 
 def run_retrying(run, requests: Sequence[ExecRequest]) -> list[list[ExecResult]]:
@@ -108,13 +163,13 @@ def _with_imports(program: str, imports: Sequence[str]) -> str:
     return "\n".join([*missing, program]) if missing else program
 
 
-def _compare(gold: str, result: ExecResult) -> Verdict:
+def _compare(gold: str, result: ExecResult, equality: str) -> Verdict:
     if not result.ok:
         return Verdict(False, 0.0, _STATUS_REASON.get(result.status, "error"))
-    return Verdict(True, 1.0) if same_output(gold, result.output) else WRONG
+    return Verdict(True, 1.0) if same_output(gold, result.output, equality) else WRONG
 
 
-def _deduction_literal(task: Task, text: str) -> Verdict | None:
+def _deduction_literal(task: Task, text: str, equality: str) -> Verdict | None:
     """Compare a literal answer directly; None if the answer is not a literal (needs the sandbox)."""
     try:
         answer = values.parse_value(text)
@@ -122,13 +177,17 @@ def _deduction_literal(task: Task, text: str) -> Verdict | None:
         return None
     try:
         gold = values.parse_value(task.output)
-        return Verdict(True, 1.0) if values.values_equal(gold, answer) else WRONG
+        return Verdict(True, 1.0) if equal(gold, answer, equality) else WRONG
     except Exception:
         return WRONG
 
 
-def verify_answers(tasks: Sequence[Task], answers: Sequence[Answer | ParseFailure], executor) -> list[Verdict]:
-    """One verdict per (task, answer) pair."""
+def verify_answers(
+    tasks: Sequence[Task], answers: Sequence[Answer | ParseFailure], executor, equality: str = "strict"
+) -> list[Verdict]:
+    """One verdict per (task, answer) pair, answers compared under `equality` (`strict` or `official`)."""
+    if equality not in EQUALITY:
+        raise ValueError(f"equality must be one of {', '.join(EQUALITY)} (got {equality!r})")
     out: list[Verdict | None] = [None] * len(tasks)
     requests: list[ExecRequest] = []
     owners: list[int] = []
@@ -138,8 +197,10 @@ def verify_answers(tasks: Sequence[Task], answers: Sequence[Answer | ParseFailur
             continue
         text = ans.text
         if task.type is TaskType.DEDUCTION:
-            out[i] = _deduction_literal(task, text)
-            if out[i] is None:
+            out[i] = _deduction_literal(task, text, equality)
+            if out[i] is None and uses_names(text, program_names(task.program)):
+                out[i] = Verdict(False, 0.0, "uses_program")
+            elif out[i] is None:
                 # Parenthesised on its own line so `1, 2` is a tuple and a trailing comment cannot eat the `)`.
                 requests.append(ExecRequest(IDENTITY, (f"(\n{text}\n)",)))
                 owners.append(i)
@@ -158,11 +219,11 @@ def verify_answers(tasks: Sequence[Task], answers: Sequence[Answer | ParseFailur
         task = tasks[i]
         if task.type is TaskType.INDUCTION:
             _, hidden_out = hidden_pairs(task)
-            checks = [_compare(gold, r) for gold, r in zip(hidden_out, res)]
+            checks = [_compare(gold, r, equality) for gold, r in zip(hidden_out, res)]
             passed = sum(v.correct for v in checks)
             frac = passed / len(checks) if checks else 0.0
             first_bad = next((v.reason for v in checks if not v.correct), None)
             out[i] = Verdict(bool(checks) and passed == len(checks), frac, first_bad)
         else:
-            out[i] = _compare(task.output, res[0]) if res else Verdict(False, 0.0, "sandbox_error")
+            out[i] = _compare(task.output, res[0], equality) if res else Verdict(False, 0.0, "sandbox_error")
     return [v if v is not None else Verdict(False, 0.0, "sandbox_error") for v in out]

@@ -109,3 +109,69 @@ def test_cruxeval_perturbed_outputs_are_wrong(executor):
     tasks = _cruxeval()
     perturbed = [Answer(f"[{t.output}]") for t in tasks]  # wrapping in a list always changes the value
     assert not any(v.correct for v in verify_answers(tasks, perturbed, executor))
+
+
+def test_restating_the_call_is_not_a_value(executor):
+    """The reward hack of the zero triplet: `f(<input>)` evaluated against the identity program equals the output.
+    Any answer that names `f` or another name of the program is refused before it runs, under both rules."""
+    from azr.buffer import zero_tasks
+    from azr.tasks.parse import parse_answer
+
+    zero = next(t for t in zero_tasks() if t.type is D)
+    text = '<think>\n</think>\n<answer>\n```output\nf("Hello world")\n```\n</answer>'
+    helper = Task(D, "K = 3\ndef g(x):\n    return x + K\ndef f(x):\n    return g(x) - K", ("5",), ("5",))
+    for equality in ("strict", "official"):
+        got = verify_answers(
+            [zero, zero, zero, helper, helper, helper],
+            [parse_answer(D, text), Answer("f('Hello world')"), Answer("'Hello world'"),
+             Answer("g(2)"), Answer("K + 2"), Answer("abs(-5)")],
+            executor, equality,
+        )  # fmt: skip
+        assert [v.reason for v in got] == ["uses_program", "uses_program", None, "uses_program", "uses_program", None]
+
+
+def test_cruxeval_items_whose_output_is_their_input_give_no_credit_for_the_call(executor):
+    from azr.executor.values import parse_value
+
+    same = [t for t in _cruxeval() if _same_value(parse_value(t.output), t.input, parse_value)]
+    assert len(same) >= 20  # the items where restating the call paid
+    got = verify_answers(same, [Answer(f"f({t.input})") for t in same], executor, "official")
+    assert {v.reason for v in got} == {"uses_program"}
+    assert all(v.correct for v in verify_answers(same, [Answer(t.output) for t in same], executor, "official"))
+
+
+def _same_value(out, args_text, parse_value) -> bool:
+    try:
+        return out == parse_value(args_text)
+    except ValueError:
+        return False
+
+
+def test_strict_and_official_equality(executor):
+    """`strict` (training) is type-aware with a 1e-9 float tolerance; `official` is Python `==` (CRUXEval)."""
+
+    def ded(out: str, program: str = "def f(x):\n    return x") -> Task:
+        return Task(D, program, ("0",), (out,))
+
+    cases = [  # (gold, answer, strict, official)
+        ("1", "1.0", False, True),
+        ("1", "True", False, True),
+        ("[1, 2]", "[1.0, 2.0]", False, True),
+        ("{1: 'a'}", "{True: 'a'}", False, True),
+        ("8.5", "8.500000000008502", True, False),  # CRUXEval sample_145
+        ("(1,)", "[1]", False, False),
+        ("'a'", '"a"', True, True),
+        ("{1, 2}", "{2, 1}", True, True),
+        ("2", "1 + 1.0", False, True),  # an expression, evaluated in the sandbox
+    ]
+    tasks = [ded(g) for g, *_ in cases]
+    answers = [Answer(a) for _, a, *_ in cases]
+    assert [v.correct for v in verify_answers(tasks, answers, executor, "strict")] == [c[2] for c in cases]
+    assert [v.correct for v in verify_answers(tasks, answers, executor, "official")] == [c[3] for c in cases]
+    # abduction and induction compare the program's output with the same rule
+    floaty = Task(A, "def f(x):\n    return x / 2", ("2",), ("1",))
+    assert [verify_answers([floaty], [Answer("2")], executor, eq)[0].correct for eq in ("strict", "official")] == [
+        False, True,
+    ]  # fmt: skip
+    with pytest.raises(ValueError):
+        verify_answers([floaty], [Answer("2")], executor, "loose")

@@ -90,10 +90,24 @@ def test_to_source_round_trips_plain_values() -> None:
 
 def test_extract_code() -> None:
     text = "Here:\n```python\ndef g(x):\n    return x\n```\nand better:\n```python\ndef g(x):\n    return x + 1\n```"
-    assert extract_code(text, "", "g") == "def g(x):\n    return x + 1\n"
+    assert extract_code(text, "", "g") == "def g(x):\n    return x + 1"
     # a HumanEval body without its signature is completed with the prompt
-    assert extract_code("```python\n    return 1\n```", "def g():\n", "g") == "def g():\n    return 1\n"
+    assert extract_code("```python\n    return 1\n```", "def g():\n", "g") == "def g():\n    return 1"
     assert extract_code("def g(): return 2", "", "g") == "def g(): return 2"
+
+
+def test_extract_code_finds_what_evalplus_sanitize_finds() -> None:
+    solution = "def g(x):\n    return x + 1"
+    # a usage example after the solution does not replace it: the fence that defines the entry point wins
+    usage = f"```python\n{solution}\n```\nUse it like this:\n```python\nprint(g(1))\n```"
+    assert extract_code(usage, "", "g") == solution
+    # an unclosed final fence (generation stopped) still counts, as in the training parser
+    assert extract_code(f"Sure.\n```python\n{solution}\n", "", "g") == solution
+    # no fence: prose before and after the code is dropped
+    prose = f"Here is the function you asked for:\n\nimport math\n{solution}\n\nIt adds one to x."
+    assert extract_code(prose, "", "g") == f"import math\n{solution}"
+    # text that never becomes valid code is left as it is (and fails as a syntax error)
+    assert extract_code("I cannot do that.", "", "g") == "I cannot do that."
 
 
 @pytest.mark.parametrize("name", list(BENCHMARKS))

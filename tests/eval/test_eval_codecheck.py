@@ -72,3 +72,59 @@ def test_humaneval_body_only_answer_is_completed_with_the_prompt(judge: CodeJudg
                  "reference": prompt + "    return x + 1\n"})  # fmt: skip
     v = judge.check([item], ["```python\n    return x + 1\n```"])
     assert v[0].correct
+
+
+def test_candidates_run_as_an_import_not_as_main(judge: CodeJudge) -> None:
+    """EvalPlus never runs a candidate's `if __name__ == "__main__":` block; a failing self-test there must not
+    fail it. `from __future__` imports still come first."""
+    ref = "def inc(x):\n    return x + 1"
+    item = _item("t/5", ref, "inc", [[1]], [[2]])
+    main_block = ref + "\n\nif __name__ == '__main__':\n    assert inc(1) == 3, 'my own wrong test'\n"
+    future = '"""Doc."""\nfrom __future__ import annotations\n\n' + main_block
+    top_level = ref + "\n\nassert inc(1) == 3\n"  # not in a main block: runs on import, as under EvalPlus
+    v = _run(judge, item, main_block, future, top_level)
+    assert [x.correct for x in v] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("tid", "entry", "canonical", "other"),
+    [
+        # EvalPlus's special oracles: the other reading of an ambiguous task statement also passes
+        ("Mbpp/581", "surface_Area", "def surface_Area(b, s):\n    return 2 * b * s + pow(b, 2)",
+         "import math\ndef surface_Area(b, h):\n    return round(b * b + 2 * b * math.sqrt((b / 2) ** 2 + h * h))"),
+        ("Mbpp/558", "digit_distance_nums",
+         "def digit_distance_nums(n1, n2):\n    return sum([abs(int(c1) - int(c2)) for c1, c2 in zip(str(n1), str(n2))])",
+         "def digit_distance_nums(a, b):\n    a, b = str(a), str(b)\n    w = max(len(a), len(b))\n"
+         "    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(w), b.zfill(w)))"),
+    ],
+)  # fmt: skip
+def test_mbpp_special_oracles(judge: CodeJudge, tid: str, entry: str, canonical: str, other: str) -> None:
+    inputs = [[3, 4], [10, 2], [123, 4567]] if entry == "digit_distance_nums" else [[3, 4], [10, 20], [5, 1]]
+    item = _item(tid, canonical, entry, inputs, [])
+    wrong = f"def {entry}(a, b):\n    return a + b + 1000"
+    assert [x.correct for x in _run(judge, item, canonical, other, wrong)] == [True, True, False]
+    # as in EvalPlus, the oracle belongs to the MBPP+ entry point: elsewhere equality is plain
+    plain = _item(f"t/{entry}", canonical, entry, inputs, [], bench="humaneval+")
+    assert [x.correct for x in _run(judge, plain, canonical, other)] == [True, False]
+
+
+def test_reference_time_includes_the_output_conversion() -> None:
+    """The candidate's limit is a multiple of the reference's time, and the candidate's check pays for converting
+    outputs too (HumanEval/130 timed out with a ~2x margin), so the measured time must cover the conversion. Checked
+    with a fake clock that only advances while an output is converted (trusted test code, run here)."""
+    from azr.eval.codecheck import ground_truth_program
+
+    ns: dict = {}
+    exec(ground_truth_program("def g(n):\n    return [n] * 3", "g", "humaneval+"), ns)  # noqa: S102
+    clock = [0.0]
+    convert = ns["_azr_src"]
+
+    def slow_convert(v):
+        clock[0] += 5.0
+        return convert(v)
+
+    ns["_azr_src"] = slow_convert
+    ns["_azr_time"] = type("T", (), {"perf_counter": staticmethod(lambda: clock[0])})
+    srcs, times = ns["f"]([[1], [2]])
+    assert srcs == ["[1, 1, 1]", "[2, 2, 2]"]
+    assert times[0] > 0 and sum(times) == clock[0]  # every conversion happened inside a timed region

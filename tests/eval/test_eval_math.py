@@ -58,6 +58,12 @@ def test_missing_answers_are_wrong() -> None:
         ("\\boxed{a} then \\boxed{\\frac{b}{c}}", "\\frac{b}{c}"),  # the last box, nested braces
         ("<think>\\boxed{9}</think> <answer>The answer is \\boxed{3}</answer>", "3"),  # <answer> wins
         ("<think>x</think> <answer> 42 </answer>", "42"),
+        # no box in the answer block: the last box anywhere, the reasoning included, comes before the block text
+        ("<think>so it is \\boxed{7}</think> <answer>seven</answer>", "7"),
+        ("<think>\\boxed{1}, no: \\boxed{2}</think><answer>2</answer>", "2"),
+        ("<answer>\\boxed{2} and \\boxed{3}</answer>", "3"),  # several boxes: the last one
+        ("<think>the answer is 5</think><answer></answer>", "5"),  # an empty block falls through
+        ("<answer>\\pm\\sqrt{2}</answer>", "\\pm\\sqrt{2}"),  # no normalisation of the text
         ("<answer>$x^2$</answer>", "x^2"),
         ("The final answer is $7$.", "7"),
         ("Answer: 12", "12"),

@@ -67,8 +67,11 @@ def test_code_benchmarks_under_the_training_policy(executor, data_dir: Path) -> 
 
 
 def test_oracle_fits_the_prefilled_answer_skeleton(executor, data_dir: Path) -> None:
-    settings = EvalSettings(benchmarks=("reasoning",), limit=3, prefill_answer=True)
-    res = evaluate("oracle", _render, executor, settings, data_dir=data_dir)
+    from azr.config import load_config
+
+    settings = EvalSettings(benchmarks=("reasoning",), limit=3)
+    cfg = load_config(None, ["rollout.prefill_answer=true"])
+    res = evaluate("oracle", _render, executor, settings, cfg=cfg, data_dir=data_dir)
     assert res["averages"]["reasoning_avg"] == 100.0 and res["settings"]["prefill_answer"] is True
     first = res["benchmarks"]["cruxeval-o"]["records"][0]["responses"][0]
     assert first.startswith("<think>\n</think>\n<answer>\n```output\n")

@@ -1,6 +1,11 @@
-"""`azr eval`: evaluate a model (spec, run dir, checkpoint, `oracle`, `junk`) on code, math and CRUXEval.
+"""`azr eval [--config FILE] [flags] [key=value ...]`: evaluate a model (spec, run dir, checkpoint, `oracle`,
+`junk`) on code, math and CRUXEval; `azr eval --rescore DIR` re-judges the recorded responses of an eval.
 
-Heavy imports (torch, transformers, the executor) happen inside `run`, so `azr --help` stays fast.
+One config system, as `azr train`: the config is the schema defaults (or, for a checkpoint, the config it was
+trained with), then the `--config` file, then the flags, then dotted `key=value` overrides (`rollout.backend=vllm`,
+`model.dtype=bf16`, `eval.limit=50`). Every flag is an alias of config keys (`ALIASES`), so today's command lines
+keep working, and every value is validated before a model is loaded. Heavy imports (torch, transformers, the
+executor) happen inside `run`, so `azr --help` stays fast.
 """
 
 from __future__ import annotations
@@ -9,54 +14,92 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+ALIASES: dict[str, tuple[str, ...]] = {
+    "model": ("model.spec",),
+    "dtype": ("model.dtype",),
+    "prefill_answer": ("rollout.prefill_answer",),
+    "batch_size": ("eval.batch_size", "rollout.micro_batch_size"),
+    **{name: (f"eval.{name}",) for name in (
+        "benchmarks", "limit", "samples", "temperature", "top_p", "seed", "max_new_tokens", "template", "render",
+        "equality", "code_timeout", "code_policy", "data_dir",
+    )},
+}  # fmt: skip
+"""Flag (argparse dest) -> the config keys it sets."""
+
+
+def _alias_help(dest: str, text: str) -> str:
+    return f"{text} (= {' '.join(ALIASES[dest])})"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model spec (packaged:NAME, dir, .gguf, HF id), a run dir or "
-                        "checkpoint dir from `azr train`, `oracle` (gold answers) or `junk` (wrong answers)")  # fmt: skip
-    parser.add_argument("--benchmarks", default="reasoning",
-                        help="comma-separated benchmarks or groups: cruxeval-o, cruxeval-i, humaneval+, mbpp+, gsm8k, "
-                        "math500, aime24, aime25, amc23, minerva, olympiadbench; groups reasoning, code, math, all")  # fmt: skip
-    parser.add_argument("--limit", type=int, default=None, help="only the first N items of each benchmark")
-    parser.add_argument("--samples", type=int, default=1, help="samples per item (k of pass@k)")
-    parser.add_argument("--temperature", type=float, default=None,
-                        help="sampling temperature (default 0 = greedy with 1 sample, 0.6 with several)")  # fmt: skip
-    parser.add_argument("--top-p", type=float, default=None, help="nucleus mass (default 1.0 greedy, 0.95 sampled)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", metavar="FILE", help="preset name (configs/) or YAML file; default: the schema "
+                        "defaults, or a checkpoint's own config")  # fmt: skip
+    parser.add_argument("--rescore", metavar="DIR", help="re-judge the responses recorded in the eval output dir DIR "
+                        "with the current rules and eval.* judging settings (no model); writes to --out, default DIR")  # fmt: skip
+    parser.add_argument("--model", help=_alias_help("model", "model spec (packaged:NAME, dir, .gguf, HF id), a run "
+                        "dir or checkpoint dir from `azr train`, `oracle` (gold answers) or `junk` (wrong answers)"))  # fmt: skip
+    parser.add_argument("--benchmarks", help=_alias_help("benchmarks", "comma-separated benchmarks or groups: "
+                        "cruxeval-o, cruxeval-i, humaneval+, mbpp+, gsm8k, math500, aime24, aime25, amc23, minerva, "
+                        "olympiadbench; groups reasoning (default), code, math, all"))  # fmt: skip
+    parser.add_argument("--limit", type=int, help=_alias_help("limit", "only the first N items of each benchmark"))
+    parser.add_argument("--samples", type=int, help=_alias_help("samples", "samples per item (k of pass@k)"))
+    parser.add_argument("--temperature", type=float, help=_alias_help("temperature", "sampling temperature "
+                        "(default 0 = greedy with 1 sample, 0.6 with several)"))  # fmt: skip
+    parser.add_argument("--top-p", type=float, help=_alias_help("top_p", "nucleus mass (default 1.0 greedy, 0.95 sampled)"))
+    parser.add_argument("--seed", type=int, help=_alias_help("seed", "sampling seed"))
     parser.add_argument("--out", default=None, help="output dir (default: runs/eval-<model>); holds results.json "
                         "and per-item records; rerunning into it resumes")  # fmt: skip
-    parser.add_argument("--data-dir", default=None, help="benchmark files (default $AZR_DATA_DIR or ../shared/data)")
-    parser.add_argument("--max-new-tokens", type=int, default=1024)
-    parser.add_argument("--template", choices=("azr", "plain"), default="azr",
-                        help="azr: the training reasoning template (<think>/<answer>); plain: direct prompts")  # fmt: skip
-    parser.add_argument("--render", choices=("auto", "chat", "plain"), default="auto",
-                        help="azr template rendering: the tokenizer's chat template or the R1 plain text "
-                        "(auto: the checkpoint's setting, else chat when the tokenizer has one)")  # fmt: skip
-    parser.add_argument("--prefill-answer", action="store_true",
-                        help="end CRUXEval prompts with the answer skeleton (`rollout.prefill_answer`), which small "
-                        "instruct models need to follow the format (docs/models.md)")  # fmt: skip
-    parser.add_argument("--batch-size", type=int, default=8, help="items per generation batch")
-    parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"))
-    parser.add_argument("--code-timeout", type=float, default=20.0,
-                        help="seconds per sandbox call of a HumanEval+/MBPP+ check (up to 64 inputs)")  # fmt: skip
-    parser.add_argument("--code-policy", action="store_true",
-                        help="apply the training AST policy to HumanEval+/MBPP+ programs too (default: sandbox only, "
-                        "since EvalPlus allows any import; CRUXEval always uses the training verifier and policy)")  # fmt: skip
+    parser.add_argument("--data-dir", help=_alias_help("data_dir", "benchmark files (default $AZR_DATA_DIR or ../shared/data)"))
+    parser.add_argument("--max-new-tokens", type=int, help=_alias_help("max_new_tokens", "response token cap (default 1024)"))
+    parser.add_argument("--template", choices=("azr", "plain"), help=_alias_help("template", "azr: the training "
+                        "reasoning template (<think>/<answer>); plain: direct prompts"))  # fmt: skip
+    parser.add_argument("--render", choices=("auto", "chat", "plain"), help=_alias_help("render", "azr template "
+                        "rendering: the tokenizer's chat template or the R1 plain text (auto: the checkpoint's "
+                        "setting, else chat when the tokenizer has one)"))  # fmt: skip
+    parser.add_argument("--prefill-answer", action="store_true", default=None, help=_alias_help("prefill_answer",
+                        "end CRUXEval prompts with the answer skeleton, which small instruct models need to follow "
+                        "the format (docs/models.md)"))  # fmt: skip
+    parser.add_argument("--batch-size", type=int, help=_alias_help("batch_size", "items per generation batch (default 8)"))
+    parser.add_argument("--dtype", help=_alias_help("dtype", "fp32, bf16 or autocast-bf16"))
+    parser.add_argument("--equality", choices=("official", "strict"), help=_alias_help("equality", "CRUXEval answer "
+                        "equality: official (Python ==, as published scores; default) or strict (training's rule)"))  # fmt: skip
+    parser.add_argument("--code-timeout", type=float, help=_alias_help("code_timeout", "minimum seconds per sandbox "
+                        "call of a HumanEval+/MBPP+ check (up to 64 inputs)"))  # fmt: skip
+    parser.add_argument("--code-policy", action="store_true", default=None, help=_alias_help("code_policy", "apply "
+                        "the training AST policy to HumanEval+/MBPP+ programs too (default: sandbox only, since "
+                        "EvalPlus allows any import; CRUXEval always uses the training verifier and policy)"))  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="dotted config overrides, e.g. rollout.backend=vllm model.dtype=bf16 eval.limit=50")  # fmt: skip
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    from azr.cli import UserError
+def _set(data: dict[str, Any], key: str, value: Any) -> None:
+    *path, last = key.split(".")
+    node = data
+    for part in path:
+        node = node.setdefault(part, {})
+    node[last] = value
 
-    if args.limit is not None and args.limit <= 0:
-        raise UserError("--limit must be > 0")
-    if args.samples <= 0:
-        raise UserError("--samples must be > 0")
-    if args.temperature is not None and args.temperature < 0:
-        raise UserError("--temperature must be >= 0")
-    if args.samples > 1 and args.temperature == 0:
-        raise UserError("--samples > 1 with --temperature 0 gives k identical samples; set a temperature")
-    if args.max_new_tokens <= 0 or args.batch_size <= 0 or args.code_timeout <= 0:
-        raise UserError("--max-new-tokens, --batch-size and --code-timeout must be > 0")
+
+def _merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def resolve(args: argparse.Namespace, checkpoint_config: dict[str, Any] | None = None) -> Any:
+    """The validated Config: `checkpoint_config` (a checkpoint's saved config) or the defaults, then `--config`,
+    then the flags, then the overrides. Raises ConfigError (one line) on a bad key or value."""
+    from azr.config import config_from_dict, merge_overrides, read_yaml, resolve_preset
+
+    data = _merged(checkpoint_config or {}, read_yaml(resolve_preset(args.config)) if args.config else {})
+    for dest, keys in ALIASES.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            for key in keys:
+                _set(data, key, value)
+    return config_from_dict(merge_overrides(data, list(args.overrides)))
 
 
 def _find_checkpoint(path: Path) -> Path | None:
@@ -100,81 +143,110 @@ def _load_model(spec: str, dtype: str) -> tuple[Any, Any, Any, dict[str, Any]]:
     return model, tok, ck.cfg, info
 
 
+def _executors(cfg: Any) -> tuple[Any, Any]:
+    """The CRUXEval executor (training policy) and the HumanEval+/MBPP+ one (sandbox only unless eval.code_policy)."""
+    import dataclasses
+
+    from azr.executor import Executor
+
+    # reference outputs of EvalPlus tasks can be long; the policy still caps each call's input text
+    exec_cfg = dataclasses.replace(cfg.executor, max_output_chars=max(cfg.executor.max_output_chars, 20_000_000))
+    return Executor(exec_cfg), Executor(exec_cfg, static_policy=cfg.eval.code_policy)
+
+
+def _data_dir(cfg: Any) -> Path | None:
+    from azr.cli import UserError
+    from azr.eval.benchmarks import default_data_dir
+
+    if cfg.eval.data_dir and not Path(cfg.eval.data_dir).expanduser().is_dir():
+        raise UserError(f"eval.data_dir {cfg.eval.data_dir} is not a directory")
+    return default_data_dir(cfg.eval.data_dir or None)
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from azr.cli import UserError
+    from azr.eval.runner import rescore, summary_table
+
+    if args.model is not None:
+        raise UserError("--rescore re-judges recorded responses; it takes no --model")
+    cfg = resolve(args)
+    src = Path(args.rescore)
+    out_dir = Path(args.out) if args.out else src
+    ex, code_ex = _executors(cfg)
+    try:
+        with ex, code_ex:
+            results = rescore(src, ex, cfg.eval, data_dir=_data_dir(cfg), out_dir=out_dir, code_executor=code_ex,
+                              show_progress=not args.quiet)  # fmt: skip
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise UserError(str(e).splitlines()[0]) from e
+    console = Console()
+    console.print(summary_table(results))
+    console.print(f"results: {out_dir / 'results.json'}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from rich.console import Console
 
     from azr.cli import UserError
-    from azr.config import Config
+    from azr.config import read_yaml
     from azr.eval import prompts as eval_prompts
-    from azr.eval.benchmarks import default_data_dir, expand_benchmarks, slug
-    from azr.eval.runner import EvalSettings, evaluate, summary_table
-    from azr.executor import Executor
+    from azr.eval.benchmarks import slug
+    from azr.eval.runner import evaluate, summary_table
 
-    _check_args(args)
-    try:
-        names = expand_benchmarks(args.benchmarks)
-    except ValueError as e:
-        raise UserError(str(e)) from e
-    sampled = args.samples > 1 or (args.temperature or 0) > 0
-    temperature = args.temperature if args.temperature is not None else (0.6 if args.samples > 1 else 0.0)
-    top_p = args.top_p if args.top_p is not None else (0.95 if sampled else 1.0)
-    data_dir = default_data_dir(args.data_dir)
-    if args.data_dir and not Path(args.data_dir).is_dir():
-        raise UserError(f"--data-dir {args.data_dir} is not a directory")
-    settings = EvalSettings(
-        benchmarks=tuple(names), limit=args.limit, samples=args.samples, temperature=temperature, top_p=top_p,
-        seed=args.seed, max_new_tokens=args.max_new_tokens, template=args.template, batch_size=args.batch_size,
-        code_timeout=args.code_timeout, code_policy=args.code_policy, prefill_answer=True if args.prefill_answer else None,
-    )  # fmt: skip
-    out_dir = Path(args.out) if args.out else Path("runs") / f"eval-{slug(Path(args.model).name.lower() or 'model')}"
-    console = Console()
-    cfg = Config()
+    if args.rescore:
+        return _rescore(args)
+    cfg = resolve(args)  # validates every key and value before anything loads
+    spec = cfg.model.spec
+    ck_dir = _find_checkpoint(Path(spec)) if spec not in ("oracle", "junk") and Path(spec).is_dir() else None
+    if ck_dir is not None:
+        cfg = resolve(args, read_yaml(ck_dir / "config.yaml"))
+    data_dir = _data_dir(cfg)
+    out_dir = Path(args.out) if args.out else Path("runs") / f"eval-{slug(Path(spec).name.lower() or 'model')}"
     meta: dict[str, Any] = {}
-    if args.model in ("oracle", "junk"):
-        backend: Any = args.model
+    if spec in ("oracle", "junk"):
+        backend: Any = spec
         tok, render_mode = None, "plain"
     else:
         from azr.models import ModelError
         from azr.rollout import make_backend
 
+        if cfg.rollout.backend == "scripted":
+            raise UserError("rollout.backend=scripted has no model to evaluate; use --model oracle or junk")
         try:
-            model, tok, ck_cfg, meta = _load_model(args.model, args.dtype)
+            model, tok, ck_cfg, meta = _load_model(spec, cfg.model.dtype)
         except ModelError as e:
             raise UserError(str(e)) from e
-        cfg = ck_cfg or cfg
-        cfg = dataclasses.replace(
-            cfg,
-            rollout=dataclasses.replace(cfg.rollout, backend="hf", micro_batch_size=args.batch_size),
-            model=dataclasses.replace(cfg.model, dtype=args.dtype),
-            trainer=dataclasses.replace(cfg.trainer, seed=args.seed),
-        )
+        cfg = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, seed=cfg.eval.seed))
         backend = make_backend(cfg, model, tok)
-        render_mode = args.render
+        render_mode = cfg.eval.render
         if render_mode == "auto":
             render_mode = ck_cfg.model.template if ck_cfg else ("chat" if getattr(tok, "chat_template", None) else "plain")
     from azr.tasks import prompts as task_prompts
 
     def render(msgs: list[dict[str, str]]) -> str:
-        if args.template == "plain":
+        if cfg.eval.template == "plain":
             return eval_prompts.render_plain(msgs, tok)
         return task_prompts.render(msgs, tok, render_mode)
 
-    # reference outputs of EvalPlus tasks can be long; the policy still caps each call's input text
-    exec_cfg = dataclasses.replace(cfg.executor, max_output_chars=max(cfg.executor.max_output_chars, 20_000_000))
     meta.update({"render": render_mode, "data_dir": str(data_dir) if data_dir else "hub"})
-    code_policy = "training AST policy" if args.code_policy else "sandbox only (no AST policy, as EvalPlus)"
+    code_policy = "training AST policy" if cfg.eval.code_policy else "sandbox only (no AST policy, as EvalPlus)"
     meta.update({"code_benchmarks_policy": code_policy})
+    ex, code_ex = _executors(cfg)
     try:
-        with Executor(exec_cfg) as ex, Executor(exec_cfg, static_policy=args.code_policy) as code_ex:
+        with ex, code_ex:
             meta["executor"] = ex.info()
             results = evaluate(
-                backend, render, ex, settings, cfg=cfg, data_dir=data_dir, out_dir=out_dir, model_spec=args.model,
+                backend, render, ex, cfg.eval, cfg=cfg, data_dir=data_dir, out_dir=out_dir, model_spec=spec,
                 show_progress=not args.quiet, meta=meta, code_executor=code_ex,
             )  # fmt: skip
     except (FileNotFoundError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from e
+    console = Console()
     console.print(summary_table(results))
     console.print(f"results: {out_dir / 'results.json'}")
     return 0

@@ -313,6 +313,70 @@ class DistConfig:
     def __post_init__(self) -> None:
         _one_of("dist.backend", self.backend, ("auto", "nccl", "gloo"))
         _check(self.timeout > 0, "dist.timeout must be > 0")
+class EvalConfig:
+    """`azr eval` (docs/eval.md). Each field also has a command-line flag (`--limit` is `eval.limit`, ...)."""
+
+    benchmarks: tuple[str, ...] = ("reasoning",)
+    """Benchmarks or groups: cruxeval-o, cruxeval-i, humaneval+, mbpp+, gsm8k, math500, aime24, aime25, amc23,
+    minerva, olympiadbench; groups reasoning, code, math, all."""
+    limit: int | None = None
+    """Only the first N items of each benchmark (a fixed subset); null for all."""
+    samples: int = 1
+    """k samples per item: pass@1 is their mean, pass@k the unbiased estimate."""
+    temperature: float | None = None
+    """Sampling temperature; null: 0 (greedy, the paper's protocol) with one sample, 0.6 with several."""
+    top_p: float | None = None
+    """Nucleus mass; null: 1.0 when greedy, 0.95 when sampling."""
+    seed: int = 0
+    """Seeds the sampling of every batch (with the batch's first item position)."""
+    max_new_tokens: int = 1024
+    """Response token cap."""
+    template: str = "azr"
+    """`azr`: the training reasoning template (<think>/<answer>); `plain`: direct prompts."""
+    render: str = "auto"
+    """azr-template rendering: `chat` (tokenizer chat template + R1 preamble), `plain` (R1 text), or `auto` (a
+    checkpoint's `model.template`, else chat when the tokenizer has a chat template)."""
+    batch_size: int = 8
+    """Items per generate call (and per records flush)."""
+    equality: str = "official"
+    """CRUXEval answer equality: `official` (Python `==`, as CRUXEval and the AZR reference score, so numbers
+    compare with published tables) or `strict` (the type-aware rule training uses; docs/environment.md)."""
+    code_timeout: float = 20.0
+    """Minimum seconds per sandbox call of a HumanEval+/MBPP+ check (one call covers up to 64 inputs)."""
+    code_policy: bool = False
+    """Apply the training AST policy to HumanEval+/MBPP+ programs too (default: sandbox only, as EvalPlus allows
+    any import). CRUXEval always uses the training verifier and policy."""
+    data_dir: str = ""
+    """Benchmark files; empty means `$AZR_DATA_DIR`, else `<repo>/../shared/data`, else the hub."""
+
+    def __post_init__(self) -> None:
+        from azr.eval.benchmarks import expand_benchmarks
+
+        try:
+            expand_benchmarks(list(self.benchmarks))
+        except ValueError as e:
+            raise ConfigError(f"eval.benchmarks: {e}") from None
+        _check(self.limit is None or self.limit > 0, "eval.limit must be > 0 (or null for all items)")
+        _check(self.samples > 0, "eval.samples must be > 0")
+        _check(self.temperature is None or self.temperature >= 0, "eval.temperature must be >= 0")
+        _check(self.top_p is None or 0.0 < self.top_p <= 1.0, "eval.top_p must be in (0, 1]")
+        _check(
+            not (self.samples > 1 and self.temperature == 0),
+            "eval.samples > 1 with eval.temperature 0 gives k identical samples; set a temperature",
+        )
+        _check(self.max_new_tokens > 0, "eval.max_new_tokens must be > 0")
+        _one_of("eval.template", self.template, ("azr", "plain"))
+        _one_of("eval.render", self.render, ("auto", "chat", "plain"))
+        _check(self.batch_size > 0, "eval.batch_size must be > 0")
+        _one_of("eval.equality", self.equality, ("official", "strict"))
+        why = timeout_problem(self.code_timeout)
+        _check(why is None, f"eval.code_timeout {why}")
+
+    def sampling(self) -> tuple[float, float]:
+        """(temperature, top_p) with the null defaults resolved."""
+        temperature = self.temperature if self.temperature is not None else (0.6 if self.samples > 1 else 0.0)
+        top_p = self.top_p if self.top_p is not None else (0.95 if temperature > 0 else 1.0)
+        return temperature, top_p
 
 
 @dataclass(frozen=True)
@@ -326,6 +390,7 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     oversight: OversightConfig = field(default_factory=OversightConfig)
     dist: DistConfig = field(default_factory=DistConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))

@@ -7,16 +7,23 @@ when the data says 0), plus EvalPlus's per-task special oracles. Both steps are 
 from pure data and sent to `Executor.run`; nothing is executed in this process. Values cross the
 process boundary as Python source text, because `repr` of inf/nan/sets is not a literal.
 
+Candidates run as a module import would (`__name__` is not `"__main__"`, as under EvalPlus's `exec`), so an
+`if __name__ == "__main__":` self-test is never run.
+
 Time limits: EvalPlus limits each input to max(1 s, 4 x the reference's time) (the AZR scripts use
-10 s and 8x). Here the whole candidate run gets max(min_timeout, factor x reference run time), since
-one failing input fails the task anyway.
+10 s and 8x). Here each sandbox call (a chunk of inputs) gets max(min_timeout, factor x reference time + 1 s),
+since one failing input fails the task anyway; the reference time includes converting its output to the text
+that crosses the sandbox boundary, because the candidate's check pays the same conversion.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from typing import Any
+
+from azr.executor.values import parse_quietly
 
 # EvalPlus (evalplus/data/mbpp.py, evalplus/eval/__init__.py) special cases, kept verbatim by name
 MBPP_OUTPUT_SET_EQ_TASKS = (
@@ -24,6 +31,9 @@ MBPP_OUTPUT_SET_EQ_TASKS = (
     "larg_nnum", "intersection_array", "find_dissimilar", "Diff",
 )  # fmt: skip
 MBPP_OUTPUT_NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
+MODULE_NAME = "builtins"
+"""`__name__` of a candidate: EvalPlus `exec`s it in an empty dict, where the name resolves to the builtins
+module's; anything but `"__main__"` keeps a candidate's own `if __name__ == "__main__":` block from running."""
 
 
 def _all_tuples(x: Any) -> Any:
@@ -66,7 +76,7 @@ def deserialize_inputs(benchmark: str, task_id: str, inputs: list) -> list:
     return inputs
 
 
-HARNESS_VERSION = 3
+HARNESS_VERSION = 4
 """Bump when the reference-output encoding changes (it names the cache of reference outputs)."""
 _BIG_INT = 10**4000
 BIG_OUTPUT_CHARS = 1_000_000
@@ -155,8 +165,23 @@ def _azr_digest(text):
     return _azr_hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 '''
 
-# Runs inside the sandbox: EvalPlus's comparison (evalplus/eval/__init__.py `unsafe_execute`).
+# Runs inside the sandbox: EvalPlus's comparison (evalplus/eval/__init__.py `unsafe_execute`) and its special
+# oracles (evalplus/eval/_special_oracle.py), in EvalPlus's order.
 _MATCH_HELPER = '''
+import math as _azr_math
+
+
+def _azr_surface_area(base_edge, height):  # Mbpp/581: the height is the pyramid's perpendicular height
+    slant_height = _azr_math.sqrt((base_edge / 2) ** 2 + height**2)
+    return round(base_edge**2 + 4 * (base_edge * slant_height) / 2)
+
+
+def _azr_digit_distance(num1, num2):  # Mbpp/558: the shorter number is padded with leading zeros
+    a, b = str(num1), str(num2)
+    width = max(len(a), len(b))
+    return sum(abs(int(x) - int(y)) for x, y in zip(a.zfill(width), b.zfill(width)))
+
+
 def _azr_is_floats(x):
     if isinstance(x, float):
         return True
@@ -184,6 +209,10 @@ def _azr_match(out, exp, atol, entry, dataset, inp):
             exact = True
         elif entry == "sum_div":
             exact = exact or out == 0
+        elif entry == "surface_Area":
+            exact = exact or abs(out - _azr_surface_area(*inp)) <= atol
+        elif entry == "digit_distance_nums":
+            exact = exact or out == _azr_digit_distance(*inp)
         elif entry in _AZR_SET_EQ:
             exact = set(out) == set(exp)
         elif entry in _AZR_NOT_NONE:
@@ -201,7 +230,8 @@ def _azr_match(out, exp, atol, entry, dataset, inp):
 def ground_truth_program(reference: str, entry: str, benchmark: str, digests: bool = True) -> str:
     """Program whose `f(inputs)` returns `[sources, seconds]`: the source text of the reference output on each
     argument tuple and (with `digests`, i.e. a policy-free executor that allows `time`/`hashlib`) the time each
-    call took, which sets the candidate's time limit; an over-long text then becomes `_azr_Big("<sha256>")`."""
+    call and the conversion of its output took, which sets the candidate's time limit; an over-long text then becomes
+    `_azr_Big("<sha256>")`. The reference runs as a module import would (`as_module`)."""
     not_none = benchmark == "mbpp+" and entry in MBPP_OUTPUT_NOT_NONE_TASKS
     conv = "(_out is not None)" if not_none else "_out"
     clock = "_azr_time.perf_counter()" if digests else "0.0"
@@ -210,16 +240,16 @@ def ground_truth_program(reference: str, entry: str, benchmark: str, digests: bo
         f"            _s = '_azr_Big(' + repr(_azr_digest(_s)) + ')'\n"
     ) if digests else ""  # fmt: skip
     return (
-        f"{reference}\n\n_azr_entry = {entry}\n"
+        f"{as_module(reference)}\n\n_azr_entry = {entry}\n"
         f"{_DIGEST_HELPER + 'import time as _azr_time' if digests else ''}\n{_SRC_HELPER}\n\n"
         f"def f(_inputs):\n"
         f"    _srcs, _times = [], []\n"
         f"    for _inp in _inputs:\n"
         f"        _t0 = {clock}\n"
         f"        _out = _azr_entry(*_inp)\n"
-        f"        _times.append({clock} - _t0)\n"
         f"        _s = _azr_src({conv})\n"
         f"{shrink}"
+        f"        _times.append({clock} - _t0)\n"
         f"        _srcs.append(_s)\n"
         f"    return [_srcs, _times]\n"
     )
@@ -228,9 +258,10 @@ def ground_truth_program(reference: str, entry: str, benchmark: str, digests: bo
 def check_program(candidate: str, entry: str, benchmark: str, atol: float, digests: bool = True) -> str:
     """Program whose `f(inputs, expected, offset)` returns the index (offset + position) of the first input whose
     output does not match, or -1 when all match. The candidate's entry point is bound before `f` is defined,
-    so a candidate entry point that is itself named `f` still works."""
+    so a candidate entry point that is itself named `f` still works. The candidate runs as a module import would
+    (`as_module`)."""
     return (
-        f"{candidate}\n\n_azr_entry = {entry}\n"
+        f"{as_module(candidate)}\n\n_azr_entry = {entry}\n"
         f"_AZR_SET_EQ = {MBPP_OUTPUT_SET_EQ_TASKS!r}\n_AZR_NOT_NONE = {MBPP_OUTPUT_NOT_NONE_TASKS!r}\n"
         f"_AZR_DIGESTS = {digests!r}\n{_DIGEST_HELPER + _SRC_HELPER if digests else ''}{_MATCH_HELPER}\n\n"
         f"def f(_inputs, _expected, _offset):\n"
@@ -245,18 +276,78 @@ def check_program(candidate: str, entry: str, benchmark: str, atol: float, diges
     )
 
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+def as_module(code: str) -> str:
+    """`code` with `__name__` set to `MODULE_NAME` before its first statement that may read it (after a docstring
+    and `from __future__` imports, which must stay first). Code that does not parse is returned unchanged: it
+    fails as the syntax error it is."""
+    try:
+        body = parse_quietly(code, "exec").body
+    except (SyntaxError, ValueError, MemoryError, RecursionError, SystemError):
+        return code
+    at = 0
+    for i, node in enumerate(body):
+        docstring = i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if not (docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__")):
+            break
+        at = node.end_lineno or 0
+    lines = code.split("\n")
+    return "\n".join([*lines[:at], f"__name__ = {MODULE_NAME!r}", *lines[at:]])
+
+
+_CODE_TAGS = ("python", "py", "python3", "")
+_CODE_START = re.compile(r"^(?:def|async def|class|import|from|@)\b", re.MULTILINE)
+
+
+def _defines(code: str, entry: str) -> bool:
+    return re.search(rf"\bdef\s+{re.escape(entry)}\s*\(", code) is not None
+
+
+def _parses(code: str) -> int | None:
+    """None if `code` parses, else the line of the syntax error (0 when unknown)."""
+    try:
+        parse_quietly(code, "exec")
+        return None
+    except SyntaxError as e:
+        return e.lineno or 0
+    except (ValueError, MemoryError, RecursionError, SystemError):
+        return 0
+
+
+def _without_prose(text: str, max_cuts: int = 32) -> str:
+    """Unfenced code after a line of prose (EvalPlus `sanitize` keeps the valid code lines): from the first line
+    that starts a definition or an import, cut at each syntax error until the rest parses. Text with no such
+    line, or that never parses, is returned unchanged (it then fails as it is)."""
+    if _parses(text) is None:
+        return text
+    m = _CODE_START.search(text)
+    if m is None:
+        return text
+    lines = text[m.start() :].split("\n")
+    for _ in range(max_cuts):
+        code = "\n".join(lines).rstrip()
+        bad = _parses(code)
+        if bad is None:
+            return code if code else text
+        if bad <= 1 or bad > len(lines):
+            return text
+        lines = lines[: bad - 1]
+    return text
 
 
 def extract_code(text: str, prompt: str, entry: str) -> str:
-    """The candidate program in a completion: the last python (or untagged) fenced block, else the text.
+    """The candidate program in a completion, as EvalPlus's `sanitize` would find it where the training parser
+    agrees: among the python (or untagged) fences, found as training finds them (`azr.tasks.parse.fences`, so an
+    unclosed final fence counts), the last one that defines the entry point, else the last one; with no fence,
+    the text without leading and trailing prose.
 
     A HumanEval answer that only writes the body (no `def <entry>`) is completed with the prompt, as
     EvalPlus does for completion-style models.
     """
-    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
-    code_blocks = [b for lang, b in blocks if lang in ("python", "py", "python3", "")]
-    code = code_blocks[-1] if code_blocks else text
-    if not re.search(rf"\bdef\s+{re.escape(entry)}\s*\(", code) and prompt and f"def {entry}" in prompt:
+    from azr.tasks.parse import fences
+
+    blocks = [body for tag, body in fences(text) if tag in _CODE_TAGS and body.strip()]
+    defining = [b for b in blocks if _defines(b, entry)]
+    code = defining[-1] if defining else blocks[-1] if blocks else _without_prose(text)
+    if not _defines(code, entry) and prompt and f"def {entry}" in prompt:
         code = prompt + code
     return code

@@ -1,9 +1,20 @@
 """Math answers: pull the final answer out of a completion, and decide equivalence with math-verify.
 
-Extraction order (the first that applies wins): the last `<answer>...</answer>` block (the reasoning
-template; a `\\boxed{}` inside it is preferred), the last `\\boxed{}` / `\\fbox{}`, the last
-"final answer" / "answer is" / "Answer:" / `####` line, and finally the last number in the text
-(the math-evaluation-harness fallback for models that state the result in prose).
+Extraction order (the first that applies wins):
+
+1. the last `\\boxed{}` / `\\fbox{}` inside the last `<answer>...</answer>` block (the reasoning template);
+2. the last `\\boxed{}` anywhere in the response, `<think>` included (the official AZR / Qwen2.5-Math grader
+   finds it there, so a model that boxes its result while reasoning and then writes a bare answer block is not
+   marked wrong for the box's place);
+3. the answer block's text itself (answers without a box: "42", "$x^2$");
+4. the last "final answer" / "answer is" / "Answer:" / `####` line;
+5. the last number in the text (the math-evaluation-harness fallback for models that state the result in prose).
+
+Several boxes: the *last* one is the answer (as the Qwen2.5-Math / math-evaluation-harness grader of the AZR
+paper's math tables does), not the set of all of them (math-verify's own reading of a text with several boxes);
+a multi-part answer has to be boxed as one (`\\boxed{2, 3}`), which math-verify then compares as a set or tuple.
+No normalisation rewrites the extracted text (`\\text{}`, `\\pm`, equation golds stay as written): the
+comparison is math-verify's, plus exact text equality.
 
 Equivalence is math-verify's `verify` (sympy-based: fractions, LaTeX, units, intervals, sets,
 equations). An exact match of the two whitespace-normalised strings is also accepted, because
@@ -24,6 +35,7 @@ _LINE_PATTERNS = (
     re.compile(r"^\s*answer\s*[:：]\s*(.+)", re.IGNORECASE | re.MULTILINE),
     re.compile(r"^\s*####\s*(.+)", re.MULTILINE),
 )
+_TAGS = re.compile(r"</?(?:think|answer)>")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 
 
@@ -64,12 +76,14 @@ def _clean_line(s: str) -> str:
 def extract_math_answer(text: str) -> str | None:
     """The model's final answer as text, or None if the completion states none."""
     block = answer_block(text)
-    if block is not None:
-        boxed = last_boxed(block)
-        return boxed if boxed is not None else (block.strip().strip("$").strip() or None)
-    boxed = last_boxed(text)
+    boxed = last_boxed(block) if block is not None else None
+    if boxed is None:
+        boxed = last_boxed(text)  # anywhere, including inside <think>
     if boxed is not None:
         return boxed
+    if block is not None and block.strip().strip("$").strip():
+        return block.strip().strip("$").strip()
+    text = _TAGS.sub("\n", text)  # a line ends at a template tag
     for pat in _LINE_PATTERNS:
         found = pat.findall(text)
         if found:

@@ -2,7 +2,8 @@
 
 Records are appended to `OUT/records/<benchmark>.jsonl` as each batch completes, so an interrupted eval resumes
 where it stopped: items already recorded are skipped, provided the run's fingerprint (model, prompts, sampling,
-data) matches the one saved in `OUT/meta.json`.
+judging rules) matches the one saved in `OUT/meta.json`. Records keep the raw responses, so `rescore` re-judges
+an output dir with the current rules (or another `eval.equality`) without generating anything.
 """
 
 from __future__ import annotations
@@ -14,49 +15,40 @@ from pathlib import Path
 from typing import Any
 
 from azr import __version__
-from azr.config import Config
+from azr.config import Config, EvalConfig
 from azr.eval import codecheck
 from azr.eval import prompts as eval_prompts
 from azr.eval.benchmarks import BENCHMARKS, Item, expand_benchmarks, load_items, slug
 from azr.eval.fake import fake_backend
 from azr.eval.passk import ks_for, mean_pass_at_k
+from azr.eval.progress import progress_display
 from azr.eval.scoring import CodeJudge, score
-from azr.io import append_jsonl, atomic_write_json, read_jsonl
-from azr.progress import LineProgress
+from azr.io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from azr.rollout.base import SamplingParams
 from azr.tasks import prompts as task_prompts
 
 Render = Callable[[list[dict[str, str]]], str]
 
+EvalSettings = EvalConfig
+"""The eval settings are the `eval` section of the config (`azr.config.EvalConfig`)."""
 
-@dataclass(frozen=True)
-class EvalSettings:
-    benchmarks: tuple[str, ...]
-    limit: int | None = None
-    """First N items of each benchmark (a fixed subset); None for all."""
-    samples: int = 1
-    """k samples per item: pass@1 is their mean, pass@k the unbiased estimate."""
-    temperature: float = 0.0
-    """0 is greedy decoding (the paper's protocol)."""
-    top_p: float = 1.0
-    seed: int = 0
-    max_new_tokens: int = 1024
-    template: str = "azr"
-    batch_size: int = 8
-    """Items per generate call (and per records flush)."""
-    code_timeout: float = 20.0
-    """Seconds per executor call of a HumanEval+/MBPP+ check (one call covers up to 64 inputs)."""
-    code_policy: bool = False
-    """The code executor applies the training AST policy (then over-long reference outputs cannot be digested)."""
-    prefill_answer: bool | None = None
-    """Prefill the answer skeleton in CRUXEval prompts (`rollout.prefill_answer`); None keeps the config's value."""
+SCORING_VERSION = 2
+"""Bump when a judging rule changes meaning (answer extraction, equality, oracles, time limits): records judged
+by another version are not resumed into, and `azr eval --rescore DIR` re-judges them."""
+JUDGING_KEYS = ("equality", "code_timeout", "code_policy", "scoring")
+"""Fingerprint keys that only affect judging: a mismatch there is fixed by re-scoring, not by generating again."""
 
-    def fingerprint(self, model: str) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("benchmarks")
-        d.pop("batch_size")
-        d.pop("limit")
-        return {"model": model, "prompt_version": eval_prompts.PROMPT_VERSION, **d}
+
+def fingerprint(settings: EvalConfig, model: str, prefill_answer: bool) -> dict[str, Any]:
+    """What the records of an output dir depend on: generation (model, prompts, sampling) and judging."""
+    temperature, top_p = settings.sampling()
+    return {
+        "model": model, "prompt_version": eval_prompts.PROMPT_VERSION, "samples": settings.samples,
+        "temperature": temperature, "top_p": top_p, "seed": settings.seed, "max_new_tokens": settings.max_new_tokens,
+        "template": settings.template, "prefill_answer": prefill_answer,
+        "equality": settings.equality, "code_timeout": settings.code_timeout, "code_policy": settings.code_policy,
+        "scoring": SCORING_VERSION,
+    }  # fmt: skip
 
 
 @dataclass
@@ -68,7 +60,7 @@ class BenchmarkResult:
     pass_at_k: dict[str, float]
     data: str
     records: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,42 +85,61 @@ def averages(scores: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def _aggregate(name: str, records: list[dict[str, Any]], samples: int, data: str) -> BenchmarkResult:
+def _aggregate(name: str, records: list[dict[str, Any]], samples: int, data: str, equality: str) -> BenchmarkResult:
     counts = [sum(1 for v in r["verdicts"] if v["correct"]) for r in records]
     ks = ks_for(samples)
     pk = {str(k): 100.0 * mean_pass_at_k(counts, samples, k) for k in ks}
-    extra: dict[str, float] = {}
+    extra: dict[str, Any] = {}
     if BENCHMARKS[name].kind == "code" and records:
         # EvalPlus reports the base-tests-only score next to the base+plus score (the headline number)
         base = [sum(1 for v in r["verdicts"] if v.get("base_ok")) for r in records]
         extra["base_score"] = 100.0 * mean_pass_at_k(base, samples, 1)
+    if BENCHMARKS[name].domain == "reasoning":
+        extra["equality"] = equality  # which rule made these verdicts (`official` is comparable with papers)
     return BenchmarkResult(name, len(records), samples, pk["1"], pk, data, records, extra)
 
 
-def _progress(enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return LineProgress()
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=False,
-    )  # fmt: skip
-
-
-def _check_meta(out_dir: Path, fingerprint: dict[str, Any]) -> None:
+def _check_meta(out_dir: Path, fp: dict[str, Any]) -> None:
     meta = out_dir / "meta.json"
-    if meta.is_file():
-        old = json.loads(meta.read_text()).get("fingerprint")
-        if old != fingerprint:
-            diff = sorted(k for k in set(old or {}) | set(fingerprint) if (old or {}).get(k) != fingerprint.get(k))
-            raise ValueError(f"{out_dir} holds records of a different eval (differs in {', '.join(diff)}); use another --out")
-    else:
-        atomic_write_json(meta, {"fingerprint": fingerprint, "version": __version__})
+    if not meta.is_file():
+        atomic_write_json(meta, {"fingerprint": fp, "version": __version__})
+        return
+    old = json.loads(meta.read_text()).get("fingerprint") or {}
+    diff = sorted(k for k in set(old) | set(fp) if old.get(k) != fp.get(k))
+    if diff and set(diff) <= set(JUDGING_KEYS):
+        raise ValueError(
+            f"{out_dir} holds records judged by other rules (differs in {', '.join(diff)}); re-judge them first with "
+            f"`azr eval --rescore {out_dir}` (and the same eval.* settings), or use another --out"
+        )
+    if diff:
+        raise ValueError(f"{out_dir} holds records of a different eval (differs in {', '.join(diff)}); use another --out")
+
+
+def _code_judge(name: str, data: str, settings: EvalConfig, executor: Any) -> CodeJudge | None:
+    """The HumanEval+/MBPP+ judge, its reference outputs cached per data file, harness version and policy."""
+    if BENCHMARKS[name].kind != "code":
+        return None
+    from azr.models import cache_root
+
+    digests = not settings.code_policy
+    tag = f"{slug(name)}-{data.split(':')[-1][:16]}-v{codecheck.HARNESS_VERSION}{'-d' if digests else ''}"
+    cache = cache_root() / "eval" / f"gt-{tag}.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    return CodeJudge(executor, cache, timeout=settings.code_timeout, digests=digests)
+
+
+def _judge(
+    items: list[Item], responses: list[list[str]], executor: Any, judge: CodeJudge | None, settings: EvalConfig
+) -> list[list[dict[str, Any]]]:
+    """Verdict records per item, for its k responses."""
+    flat_items = [it for it, rs in zip(items, responses) for _ in rs]
+    flat = [r for rs in responses for r in rs]
+    verdicts = score(flat_items, flat, executor, judge, settings.template, settings.equality)
+    out, at = [], 0
+    for rs in responses:
+        out.append([v.to_json() for v in verdicts[at : at + len(rs)]])
+        at += len(rs)
+    return out
 
 
 def run_benchmark(
@@ -137,7 +148,7 @@ def run_benchmark(
     backend: Any,
     render: Render,
     executor: Any,
-    settings: EvalSettings,
+    settings: EvalConfig,
     cfg: Config,
     records_file: Path | None = None,
     code_judge: CodeJudge | None = None,
@@ -158,25 +169,20 @@ def run_benchmark(
     stop_after = task_prompts.stop_after(msgs[todo[0].id]) if stop and todo else ""
     task = progress.add_task(name, total=len(items), completed=len(items) - len(todo)) if progress else None
     position = {it.id: i for i, it in enumerate(items)}
+    temperature, top_p = settings.sampling()
     for start in range(0, len(todo), settings.batch_size):
         batch = todo[start : start + settings.batch_size]
         params = SamplingParams(
-            max_new_tokens=settings.max_new_tokens, temperature=settings.temperature, top_p=settings.top_p,
+            max_new_tokens=settings.max_new_tokens, temperature=temperature, top_p=top_p,
             stop=stop, stop_after=stop_after, seed=settings.seed * 1_000_003 + position[batch[0].id],
         )  # fmt: skip
         outs = backend.generate([prompts[it.id] for it in batch], params, n=settings.samples)
-        flat_items = [it for it in batch for _ in range(settings.samples)]
-        responses = [eval_prompts.response_prefix(msgs[it.id]) + c.text for it, cs in zip(batch, outs) for c in cs]
-        finish = [c.finish_reason for cs in outs for c in cs]
-        verdicts = score(flat_items, responses, executor, code_judge, settings.template)
-        new = []
-        for j, it in enumerate(batch):
-            lo, hi = j * settings.samples, (j + 1) * settings.samples
-            new.append({
-                "id": it.id, "gold": it.gold,
-                "responses": responses[lo:hi], "finish": finish[lo:hi],
-                "verdicts": [v.to_json() for v in verdicts[lo:hi]],
-            })  # fmt: skip
+        responses = [[eval_prompts.response_prefix(msgs[it.id]) + c.text for c in cs] for it, cs in zip(batch, outs)]
+        verdicts = _judge(batch, responses, executor, code_judge, settings)
+        new = [
+            {"id": it.id, "gold": it.gold, "responses": rs, "finish": [c.finish_reason for c in cs], "verdicts": vs}
+            for it, rs, cs, vs in zip(batch, responses, outs, verdicts)
+        ]
         if records_file is not None:
             append_jsonl(records_file, new)
         for rec in new:
@@ -186,11 +192,25 @@ def run_benchmark(
     return [done[it.id] for it in items]
 
 
+def _results(
+    model: str, settings: EvalConfig, cfg: Config, benches: dict[str, BenchmarkResult], meta: dict[str, Any] | None
+) -> dict[str, Any]:
+    temperature, top_p = settings.sampling()
+    resolved = {**asdict(settings), "temperature": temperature, "top_p": top_p}
+    return {
+        "model": model, "version": __version__, "prompt_version": eval_prompts.PROMPT_VERSION,
+        "settings": {**resolved, "prefill_answer": cfg.rollout.prefill_answer, "scoring": SCORING_VERSION},
+        "seed": settings.seed, "config": cfg.to_dict(), **(meta or {}),
+        "averages": averages({n: r.score for n, r in benches.items()}),
+        "benchmarks": {n: r.to_json() for n, r in benches.items()},
+    }  # fmt: skip
+
+
 def evaluate(
     backend: Any,
     render: Render,
     executor: Any,
-    settings: EvalSettings,
+    settings: EvalConfig,
     *,
     cfg: Config | None = None,
     data_dir: Path | None = None,
@@ -202,49 +222,89 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate on `settings.benchmarks`; returns (and, with `out_dir`, writes `results.json`) the results dict.
 
-    `backend` is a rollout backend or the string `oracle`/`junk`; `render` turns messages into prompt text.
-    `code_executor` runs HumanEval+/MBPP+ programs (default: `executor`); the CLI passes one without the training
-    AST policy, because EvalPlus allows any import and its reference solutions use `random`, `hashlib`, `sys`.
+    `backend` is a rollout backend or the string `oracle`/`junk`; `render` turns messages into prompt text;
+    `cfg.rollout.prefill_answer` decides the CRUXEval answer skeleton. `code_executor` runs HumanEval+/MBPP+
+    programs (default: `executor`); the CLI passes one without the training AST policy, because EvalPlus allows any
+    import and its reference solutions use `random`, `hashlib`, `sys`.
     """
-    from azr.models import cache_root
-
     cfg = cfg or Config()
-    if settings.prefill_answer is not None:
-        cfg = replace(cfg, rollout=replace(cfg.rollout, prefill_answer=settings.prefill_answer))
-    settings = replace(settings, prefill_answer=cfg.rollout.prefill_answer)  # recorded in the fingerprint
     names = expand_benchmarks(list(settings.benchmarks))
-    fingerprint = settings.fingerprint(model_spec or (backend if isinstance(backend, str) else "backend"))
+    model = model_spec or (backend if isinstance(backend, str) else "backend")
     if out_dir is not None:
-        _check_meta(out_dir, fingerprint)
-    results: dict[str, Any] = {}
-    progress = _progress(show_progress)
-    if progress is not None:
-        progress.start()
-    try:
+        _check_meta(out_dir, fingerprint(settings, model, cfg.rollout.prefill_answer))
+    results: dict[str, BenchmarkResult] = {}
+    with progress_display(show_progress) as progress:
         for name in names:
             items, data = load_items(name, data_dir, settings.limit)
-            judge = None
-            if BENCHMARKS[name].kind == "code":
-                digests = not settings.code_policy
-                tag = f"{slug(name)}-{data.split(':')[-1][:16]}-v{codecheck.HARNESS_VERSION}{'-d' if digests else ''}"
-                cache = cache_root() / "eval" / f"gt-{tag}.json"
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                judge = CodeJudge(code_executor or executor, cache, timeout=settings.code_timeout, digests=digests)
+            judge = _code_judge(name, data, settings, code_executor or executor)
             rec_file = out_dir / "records" / f"{slug(name)}.jsonl" if out_dir is not None else None
             records = run_benchmark(name, items, backend, render, executor, settings, cfg, rec_file, judge, progress)
-            results[name] = _aggregate(name, records, settings.samples, data)
-    finally:
-        if progress is not None:
-            progress.stop()
-    scores = {n: r.score for n, r in results.items()}
-    out = {
-        "model": model_spec, "version": __version__, "prompt_version": eval_prompts.PROMPT_VERSION,
-        "settings": asdict(settings), "seed": settings.seed, "config": cfg.to_dict(), **(meta or {}),
-        "averages": averages(scores),
-        "benchmarks": {n: r.to_json() for n, r in results.items()},
-    }  # fmt: skip
+            results[name] = _aggregate(name, records, settings.samples, data, settings.equality)
+    out = _results(model_spec, settings, cfg, results, meta)
     if out_dir is not None:
         atomic_write_json(out_dir / "results.json", out)
+    return out
+
+
+def rescore(
+    src: Path,
+    executor: Any,
+    settings: EvalConfig,
+    *,
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+    code_executor: Any = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Re-judge every record of the eval output dir `src` with the current rules and `settings`' judging fields
+    (`equality`, `code_timeout`, `code_policy`); generation settings come from `src/meta.json`. Writes records,
+    meta and results.json to `out_dir` (default: `src` itself; the raw responses are kept, so nothing is lost)."""
+    meta_file = src / "meta.json"
+    if not meta_file.is_file() or not (src / "records").is_dir():
+        raise FileNotFoundError(f"{src} is not an eval output dir (no meta.json and records/)")
+    old = json.loads(meta_file.read_text()).get("fingerprint") or {}
+    gen = {k: old[k] for k in ("samples", "seed", "max_new_tokens", "template") if k in old}
+    settings = replace(settings, temperature=old.get("temperature"), top_p=old.get("top_p"), **gen)
+    prev = json.loads((src / "results.json").read_text()) if (src / "results.json").is_file() else {}
+    cfg = Config()
+    if isinstance(prev.get("config"), dict):
+        from azr.config import config_from_dict
+
+        cfg = config_from_dict(prev["config"])
+    cfg = replace(cfg, rollout=replace(cfg.rollout, prefill_answer=bool(old.get("prefill_answer", False))))
+    out_dir = out_dir or src
+    by_slug = {slug(n): n for n in BENCHMARKS}
+    files = {by_slug[f.stem]: f for f in (src / "records").glob("*.jsonl") if f.stem in by_slug}
+    names = [n for n in BENCHMARKS if n in files]
+    settings = replace(settings, benchmarks=tuple(names) or settings.benchmarks, limit=None)
+    results: dict[str, BenchmarkResult] = {}
+    with progress_display(show_progress) as progress:
+        for name in names:
+            records = list({r["id"]: r for r in read_jsonl(files[name])}.values())
+            all_items, data = load_items(name, data_dir)
+            by_id = {it.id: it for it in all_items}
+            missing = [r["id"] for r in records if r["id"] not in by_id]
+            if missing:
+                raise ValueError(f"{name}: records of items not in the data file ({missing[0]}, ...); pass --data-dir")
+            judge = _code_judge(name, data, settings, code_executor or executor)
+            task = progress.add_task(f"{name} (rescore)", total=len(records)) if progress else None
+            step = max(settings.batch_size, 64)  # no generation to interleave: larger batches keep the sandbox busy
+            for start in range(0, len(records), step):
+                batch = records[start : start + step]
+                items = [by_id[r["id"]] for r in batch]
+                for rec, vs in zip(batch, _judge(items, [r["responses"] for r in batch], executor, judge, settings)):
+                    rec["verdicts"] = vs
+                if progress is not None:
+                    progress.advance(task, len(batch))
+            rec_file = out_dir / "records" / f"{slug(name)}.jsonl"
+            rec_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(rec_file, "".join(json.dumps(r) + "\n" for r in records))
+            results[name] = _aggregate(name, records, settings.samples, data, settings.equality)
+    fp = {**old, **{k: v for k, v in fingerprint(settings, "", False).items() if k in JUDGING_KEYS}}
+    atomic_write_json(out_dir / "meta.json", {"fingerprint": fp, "version": __version__})
+    keep = {k: v for k, v in prev.items() if k not in ("settings", "averages", "benchmarks", "version", "config")}
+    out = {**_results(old.get("model", ""), settings, cfg, results, keep), "rescored_from": str(src)}
+    atomic_write_json(out_dir / "results.json", out)
     return out
 
 
@@ -279,14 +339,15 @@ def periodic(
     max_new_tokens: int | None = None,
 ) -> dict[str, float]:
     """Greedy evaluation on the first `limit` items of each benchmark, for the trainer's metrics:
-    `{"eval/<benchmark>/score": percent}`. No files are written."""
+    `{"eval/<benchmark>/score": percent}` (CRUXEval under the official rule, as `azr eval` reports it). No files
+    are written."""
     from azr.eval.benchmarks import default_data_dir
 
     cfg = cfg or Config()
-    settings = EvalSettings(
+    settings = EvalConfig(
         benchmarks=tuple(benchmarks), limit=limit, samples=1, temperature=0.0,
         max_new_tokens=max_new_tokens or min(cfg.rollout.max_new_tokens, 2048), template="azr",
-        batch_size=cfg.rollout.micro_batch_size, code_policy=True, prefill_answer=cfg.rollout.prefill_answer,
+        batch_size=cfg.rollout.micro_batch_size, code_policy=True,
     )  # fmt: skip
     ddir = default_data_dir(str(data_dir) if data_dir else None)
     res = evaluate(rollout, render, executor, settings, cfg=cfg, data_dir=ddir)

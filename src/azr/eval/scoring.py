@@ -1,7 +1,8 @@
 """Judge responses: one `Verdict` per (item, sample). All code runs through the sandboxed executor.
 
 * CRUXEval-O/I: the training parser and verifier (`azr.tasks.parse.parse_answer`, `azr.verify.verify_answers`)
-  on the training task the item is, so "correct" means the same as a solver reward of 1.
+  on the training task the item is, under the `equality` rule asked for: `official` (Python `==`, CRUXEval's
+  scorer; the eval default) or `strict` (training's type-aware rule, so "correct" means a solver reward of 1).
 * HumanEval+/MBPP+: EvalPlus's differential testing (`azr.eval.codecheck`): base inputs first, plus inputs only
   for candidates that pass base (a base failure fails both, so running plus would only cost time).
 * Math: `azr.eval.mathans` extraction + math-verify equivalence (no code runs).
@@ -47,7 +48,9 @@ def score_math(item: Item, response: str) -> Verdict:
     return Verdict(ok, pred, None if ok else "wrong")
 
 
-def score_cruxeval(items: list[Item], responses: list[str], executor: Any, template: str = "azr") -> list[Verdict]:
+def score_cruxeval(
+    items: list[Item], responses: list[str], executor: Any, template: str = "azr", equality: str = "official"
+) -> list[Verdict]:
     """Parse each response as a solver answer to the item's training task and verify it through the executor.
 
     The plain template asks for no `<answer>` tags, so there the whole response is the answer block."""
@@ -69,9 +72,8 @@ def score_cruxeval(items: list[Item], responses: list[str], executor: Any, templ
         tasks.append(task)
         answers.append(parsed)
     if tasks:
-        for i, v in zip(todo, verify.verify_answers(tasks, answers, executor)):
-            ans = answers[todo.index(i)].text
-            verdicts[i] = Verdict(bool(v.correct), ans, None if v.correct else (v.reason or "wrong"))
+        for i, ans, v in zip(todo, answers, verify.verify_answers(tasks, answers, executor, equality)):
+            verdicts[i] = Verdict(bool(v.correct), ans.text, None if v.correct else (v.reason or "wrong"))
     return [v for v in verdicts if v is not None]
 
 
@@ -154,11 +156,15 @@ class CodeJudge:
 
     def check(self, items: list[Item], responses: list[str]) -> list[Verdict]:
         """Verdict per (item, response) pair; `extra` records base/plus results as EvalPlus reports them."""
-        self.ground_truth(list({it.id: it for it in items}.values()))
         codes = []
         for it, resp in zip(items, responses):
             block = answer_block(resp)
             codes.append(codecheck.extract_code(block if block is not None else resp, it.question, it.data["entry_point"]))
+        return self.check_code(items, codes)
+
+    def check_code(self, items: list[Item], codes: list[str]) -> list[Verdict]:
+        """Verdict per (item, program) pair, for programs already extracted from their responses."""
+        self.ground_truth(list({it.id: it for it in items}.values()))
         verdicts: list[Verdict] = [Verdict(False, c, None) for c in codes]
         first_fail: list[tuple[int, str] | None] = [None] * len(items)
         for stage in ("base", "plus"):
@@ -219,13 +225,15 @@ def score(
     executor: Any,
     code_judge: CodeJudge | None = None,
     template: str = "azr",
+    equality: str = "official",
 ) -> list[Verdict]:
-    """Verdicts for parallel lists of items and full responses (prefill + generated text); all one benchmark."""
+    """Verdicts for parallel lists of items and full responses (prefill + generated text); all one benchmark.
+    `equality` is the CRUXEval answer rule (`azr.verify.EQUALITY`)."""
     if not items:
         return []
     kind = BENCHMARKS[items[0].benchmark].kind
     if kind in ("cruxeval-o", "cruxeval-i"):
-        return score_cruxeval(items, responses, executor, template)
+        return score_cruxeval(items, responses, executor, template, equality)
     if kind == "code":
         judge = code_judge or CodeJudge(executor)
         return judge.check(items, responses)
