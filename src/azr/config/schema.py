@@ -313,6 +313,9 @@ class DistConfig:
     def __post_init__(self) -> None:
         _one_of("dist.backend", self.backend, ("auto", "nccl", "gloo"))
         _check(self.timeout > 0, "dist.timeout must be > 0")
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """`azr eval` (docs/eval.md). Each field also has a command-line flag (`--limit` is `eval.limit`, ...)."""
 
