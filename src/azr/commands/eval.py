@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         code_timeout=args.code_timeout, code_policy=args.code_policy, prefill_answer=True if args.prefill_answer else None,
     )  # fmt: skip
     out_dir = Path(args.out) if args.out else Path("runs") / f"eval-{slug(Path(args.model).name.lower() or 'model')}"
+    from azr.io import check_out_dir
+
+    check_out_dir(out_dir, "--out")  # before the model loads: one line, not a traceback after minutes
     console = Console()
     cfg = Config()
     meta: dict[str, Any] = {}
