@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from test_checkpoint import one_update
 from test_train import QUIET, cfg
@@ -92,7 +93,19 @@ def test_lora_adapter_records_the_spec_not_a_cache_path(tmp_path: Path) -> None:
 
 
 def test_the_trainer_saves_the_tokenizer_with_every_checkpoint(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from azr.models import ModelError
     from azr.trainer import train
 
-    train(cfg("trainer.steps=1", "selfplay.batch_size=1", "rollout.max_new_tokens=8"), tmp_path / "r", console=QUIET)
-    _tokenizer_round_trips(ck.latest_checkpoint(tmp_path / "r") / "model", tiny_random(0)[1])
+    run = tmp_path / "r"
+    train(cfg("trainer.steps=1", "selfplay.batch_size=1", "rollout.max_new_tokens=8"), run, console=QUIET)
+    step = ck.latest_checkpoint(run)
+    _tokenizer_round_trips(step / "model", tiny_random(0)[1])
+    # a run directory and a checkpoint directory are model specs too: both stand for the newest model/
+    trained = _logits(AutoModelForCausalLM.from_pretrained(step / "model"))
+    for spec in (run, step):
+        assert torch.equal(_logits(load(str(spec))[0]), trained)
+    (run / "empty" / "checkpoints").mkdir(parents=True)
+    with pytest.raises(ModelError, match="no complete checkpoint"):
+        load(str(run / "empty"))

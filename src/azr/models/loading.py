@@ -50,11 +50,27 @@ def resolve(spec: str) -> Resolved:
             raise ModelError(f"GGUF file {spec} does not exist: check the path in model.spec")
         return Resolved("gguf", spec, path=path.resolve())
     if path.is_dir():
+        path = _checkpoint_model_dir(path)
         kind = "adapter" if (path / "adapter_config.json").is_file() else "dir"
         return Resolved(kind, spec, path=path.resolve())
     if spec.startswith(("/", ".", "~")):
         raise ModelError(f"model directory {spec} does not exist: check the path in model.spec")
     return Resolved("hub", spec)
+
+
+def _checkpoint_model_dir(path: Path) -> Path:
+    """The model directory an `azr train` path stands for: a run directory's newest checkpoint's `model/`, a
+    checkpoint directory's `model/`; any other directory is itself."""
+    if (path / "checkpoints").is_dir() and not (path / "config.json").is_file():
+        from azr.checkpoint import latest_checkpoint
+
+        latest = latest_checkpoint(path)
+        if latest is None:
+            raise ModelError(f"run directory {path} has no complete checkpoint yet")
+        path = latest
+    if (path / "state.json").is_file() and (path / "model").is_dir():
+        return path / "model"
+    return path
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
