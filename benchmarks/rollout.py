@@ -2,6 +2,7 @@
 
     python benchmarks/rollout.py [--model SPEC] [--dtype fp32|bf16|autocast-bf16] [--batch 8] [--new-tokens 48]
     python benchmarks/rollout.py --sweep      # the cost table of docs/models.md (load, RSS, tok/s by batch)
+    .venv-vllm/bin/python benchmarks/rollout.py --engines hf,vllm [--lora] [--eager]   # see benchmarks/engines.py
 
 Tokens/s counts generated tokens up to and including EOS (what a rollout can use) over wall time. Both sides
 sample at the same temperature with stop strings off (EOS still ends a sequence), so they do comparable
@@ -163,9 +164,19 @@ def main() -> None:
         "--models", nargs="+", default=["packaged:qwen2.5-coder-0.5b-instruct", "packaged:smollm2-135m-instruct"]
     )
     p.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"])
+    p.add_argument("--engines", help="compare rollout engines side by side, e.g. hf,vllm (benchmarks/engines.py)")
+    p.add_argument("--lora", action="store_true", help="--engines: a LoRA learner; time merged vs adapter sync")
+    p.add_argument("--lora-r", type=int, default=16)
+    p.add_argument("--eager", action="store_true", help="--engines: vLLM without torch.compile")
+    p.add_argument("--kv-cache-gb", type=float, default=2.0, help="--engines: vLLM KV cache")
     args = p.parse_args()
     torch.set_grad_enabled(False)
-    if args.measure:
+    if args.engines:
+        import engines
+
+        args.new_tokens = 128 if args.new_tokens == p.get_default("new_tokens") else args.new_tokens
+        engines.compare(args, render, TASKS)
+    elif args.measure:
         measure(args)
     elif args.sweep:
         sweep(args)

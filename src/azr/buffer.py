@@ -24,6 +24,7 @@ This module does not validate tasks (see `validate`) except through `load_seeds`
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import random
 import warnings
@@ -223,6 +224,16 @@ class TaskBuffers:
                 both = (TaskType.DEDUCTION, TaskType.ABDUCTION)
                 self.add([task.with_type(t) for t in both] if task.type in both else [task])
         return counts
+
+    def snapshot(self) -> dict[str, Any]:
+        """The in-memory content (tasks, de-duplication keys, sequence numbers): picklable, for other ranks."""
+        return {"tasks": self._tasks, "keys": self._keys, "next_seq": self._next_seq}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Adopt another instance's `snapshot` (a data-parallel rank taking rank 0's replayed buffers). Nothing is
+        logged: the instance that persists (rank 0's) already holds these tasks."""
+        snap = copy.deepcopy(snapshot)
+        self._tasks, self._keys, self._next_seq = snap["tasks"], snap["keys"], snap["next_seq"]
 
     # ---- internals -----------------------------------------------------------------------------------------
 

@@ -314,7 +314,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             raise damaged(f"optimizer.pt cannot be read ({_first_line(e)})") from None
     model = path / "model"
     weights = sorted(model.glob("*.safetensors"))
-    if state.get("has_model") and not weights:
+    # A multi-rank run keeps its tensors in dcp/ instead (azr.dist.checkpoint), which DCP itself checks on load.
+    if state.get("has_model") and not weights and not (path / "dcp").is_dir():
         raise damaged("model/ holds no safetensors weights")
     for f in weights:
         try:

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "train": "run Absolute Zero self-play training",
     "eval": "evaluate a model on code and math benchmarks",
     "report": "write an HTML report of a run directory",
+    "export": "write a run's checkpoint as a Hugging Face model (or PEFT adapter) directory",
 }
 
 

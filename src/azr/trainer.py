@@ -24,6 +24,8 @@ from rich.console import Console
 from azr import checkpoint as ckpt
 from azr.config import Config, save_config
 from azr.console import TrainProgress, learned_summary, step_table
+from azr.dist import active as dist_active
+from azr.dist import world
 from azr.rollout.base import RolloutBackend
 from azr.rundir import claim_run_dir, clear_run, remove_leftovers
 from azr.writers import MetricsWriter, make_writers, read_metrics, write_flags, write_samples
@@ -84,17 +86,37 @@ def build(
 
             model, tokenizer = load(cfg.model.spec, dtype=cfg.model.dtype, cache_dir=cfg.model.cache_dir or None)
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-            learner = HFLearner(model, cfg, pad)
+            if dist_active():  # FSDP2 learner, per-rank rollout on a full copy (azr.dist.fsdp)
+                from azr.dist import fsdp
+
+                learner, rollout = fsdp.build(cfg, model, tokenizer)
+            else:
+                learner = HFLearner(model, cfg, pad)
+                rollout = make_backend(cfg, learner.model, tokenizer)
             model = learner.model  # PEFT-wrapped when LoRA is on (adapters injected in place)
-            rollout = make_backend(cfg, model, tokenizer)
         else:
             rollout = make_backend(cfg, seed=cfg.trainer.seed)
+            if dist_active():
+                from azr.dist.rollout import ShardedRollout
+
+                rollout = ShardedRollout(rollout, seed=cfg.trainer.seed)
         # The bar follows the backend's own callback: what is generated does not depend on whether it is shown.
         rollout.progress = progress.generating if progress is not None else None
-        executor = stack.enter_context(Executor(cfg.executor))
-        buffers = TaskBuffers(run_dir, cfg, upto_step=upto_step)
+        w = world()
+        if dist_active():  # every rank runs its shard of each executor batch (azr.dist.executor)
+            from azr.dist.executor import ShardedExecutor, executor_config
+
+            executor = ShardedExecutor(stack.enter_context(Executor(executor_config(cfg.executor, w.local_size))))
+        else:
+            executor = stack.enter_context(Executor(cfg.executor))
+        # Only rank 0 persists the buffers; the others hold the same tasks in memory.
+        buffers = TaskBuffers(run_dir if w.main else None, cfg, upto_step=upto_step)
         if upto_step is None and cfg.selfplay.seed_files:
             buffers.load_seeds(list(cfg.selfplay.seed_files), executor, cfg)
+        if dist_active():
+            from azr.dist import comm
+
+            buffers.restore(comm.broadcast(buffers.snapshot(), op="buffers"))  # a resumed run replayed on rank 0
         monitor = None
         if cfg.oversight.enabled:
             from azr.oversight import Monitor
@@ -144,6 +166,11 @@ def _restore_rng_extra(run: Run, state: dict[str, Any]) -> None:
 
 
 def save(run: Run, run_dir: Path, step: int) -> Path:
+    rng = ckpt.capture_rng(_rng_extra(run))
+    if dist_active():  # sharded, every rank writes its part (azr.dist.checkpoint)
+        from azr.dist import checkpoint as dckpt
+
+        return dckpt.save(run_dir, step, run.cfg, run.learner, rng, run.cfg.trainer.keep_checkpoints)
     return ckpt.save_checkpoint(
         run_dir,
         step,
@@ -151,7 +178,7 @@ def save(run: Run, run_dir: Path, step: int) -> Path:
         model=run.model,
         learner=run.learner,
         tokenizer=run.tokenizer,
-        rng=ckpt.capture_rng(_rng_extra(run)),
+        rng=rng,
         keep=run.cfg.trainer.keep_checkpoints,
     )
 
@@ -194,7 +221,8 @@ def _periodic_eval(run: Run, run_dir: Path, step: int, console: Console) -> dict
     )
     from azr.io import atomic_write_json
 
-    atomic_write_json(run_dir / "eval" / f"step_{step:06d}.json", {"step": step, **scores})
+    if world().main:
+        atomic_write_json(run_dir / "eval" / f"step_{step:06d}.json", {"step": step, **scores})
     return {k: float(v) for k, v in scores.items()}
 
 
@@ -225,13 +253,38 @@ def _start_point(run_dir: Path, resume: bool, console: Console) -> ckpt.Checkpoi
     return None
 
 
+def _agreed_start_point(run_dir: Path, resume: bool, console: Console) -> ckpt.Checkpoint | None:
+    """`_start_point` on rank 0, which alone looks at and changes the run directory; the other ranks load the
+    checkpoint it chose (or raise the error it met), so no rank races it for a renamed or cleared file."""
+    if not dist_active():
+        return _start_point(run_dir, resume, console)
+    from azr.dist import comm
+    from azr.io import FileError
+
+    chosen: tuple[str | None, str | None] = (None, None)  # (checkpoint path, one-line error)
+    if world().main:
+        try:
+            loaded = _start_point(run_dir, resume, console)
+        except (TrainError, FileError) as e:
+            comm.broadcast((None, str(e)), op="start point")
+            raise
+        chosen = (str(loaded.path) if loaded is not None else None, None)
+        comm.broadcast(chosen, op="start point")
+        return loaded
+    chosen = comm.broadcast(chosen, op="start point")
+    if chosen[1] is not None:
+        raise TrainError(chosen[1])
+    return ckpt.load_checkpoint(chosen[0]) if chosen[0] is not None else None
+
+
 def _train(cfg: Config, run_dir: Path, resume: bool, console: Console) -> TrainResult:
     t_start = time.perf_counter()
-    loaded = _start_point(run_dir, resume, console)
+    loaded = _agreed_start_point(run_dir, resume, console)
     start = loaded.step if loaded is not None else 0
     checkpoint = loaded.path if loaded is not None else None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if loaded is None:  # a resumed run's config is saved once it has started: a failed resume changes nothing
+    # a resumed run's config is saved once it has started: a failed resume changes nothing
+    if world().main and loaded is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
     ckpt.seed_everything(cfg.trainer.seed)
 
@@ -242,21 +295,29 @@ def _train(cfg: Config, run_dir: Path, resume: bool, console: Console) -> TrainR
     with progress:
         run = build(cfg, run_dir, start if loaded is not None else None, progress, console)
         with run.stack:
-            if loaded is not None:
+            if loaded is not None and world().main:
                 save_config(cfg, run_dir / "config.yaml")
+            if loaded is not None and dist_active():  # sharded learner: DCP (any world size) or one-process
+                from azr.dist import checkpoint as dckpt
+
+                loaded.rng = dckpt.resume(loaded, run.learner)
+                if run.learner is not None:
+                    run.rollout.sync_weights(run.learner.model)
+            elif loaded is not None:
                 if run.model is not None and loaded.model_dir is not None:
                     ckpt.load_model_weights(run.model, loaded.model_dir)
                     run.rollout.sync_weights(run.model)
                 state = loaded.learner_state()
                 if run.learner is not None and state is not None:
                     run.learner.load_state_dict(state)
+            if loaded is not None:
                 ckpt.restore_rng(loaded.rng)
                 _restore_rng_extra(run, loaded.rng)
             console.print(
                 f"azr train: {run_dir}\n  steps {start + 1}..{total}, model {_model_name(cfg)}, "
                 f"start-up {time.perf_counter() - t_start:.0f}s"
             )
-            writers = make_writers(cfg, run_dir, start)
+            writers = make_writers(cfg, run_dir, start) if world().main else []
             try:
                 result = _loop(run, run_dir, start, total, progress, writers, console, result)
             finally:
@@ -265,7 +326,7 @@ def _train(cfg: Config, run_dir: Path, resume: bool, console: Console) -> TrainR
     rows = read_metrics(run_dir)
     result.first, result.last = (rows[0], rows[-1]) if rows else ({}, {})
     result.seconds = time.perf_counter() - t_start
-    if rows:
+    if rows and world().main:
         console.print(learned_summary(result.first, result.last, run_dir))
         _write_report(run_dir, console)
     if result.message:
@@ -296,6 +357,10 @@ def _loop(
         out = selfplay_step(run.ctx, s)
         if run.learner is not None:
             run.rollout.sync_weights(run.learner.model)
+        if dist_active():  # every rank must hold the same buffers and sampler state after every step
+            from azr.dist import check_step
+
+            check_step(run.ctx, s)
         metrics = dict(out.metrics)
         # generation throughput over all of the step's rollouts (proposals, Monte-Carlo tries, answers)
         gen_s, gen_tokens = metrics.get("timing/generate", 0.0), metrics.get("rollout/tokens", 0.0)
@@ -304,9 +369,10 @@ def _loop(
             from azr.oversight import flag_metrics
 
             metrics.update(flag_metrics(list(out.flags)))  # zeros too, so the curves have every step
-        if out.flags:
+        if out.flags and world().main:
             write_flags(run_dir, out.flags)
-        write_samples(run_dir, s, list(out.samples))
+        if world().main:
+            write_samples(run_dir, s, list(out.samples))
         eval_s = 0.0
         if tc.eval_every and s % tc.eval_every == 0:
             t_eval = time.perf_counter()

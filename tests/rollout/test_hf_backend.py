@@ -186,7 +186,9 @@ def test_stop_after_ignores_a_stop_string_before_the_marker(backend):
     m_start = text.find(marker)
     m_end = m_start + len(marker)
     # a one-character stop string written both before and after the marker
-    stop = next(ch for ch in sorted(set(text), key=text.count, reverse=True) if ch in text[:m_start] and ch in text[m_end:])
+    stop = next(
+        ch for ch in sorted(set(text), key=text.count, reverse=True) if ch in text[:m_start] and ch in text[m_end:]
+    )
     plain = backend.generate(PROMPTS[:1], dataclasses.replace(params, stop=(stop,)))[0][0]
     assert plain.text == text[: text.find(stop) + 1] and plain.finish_reason == "stop"
     after = backend.generate(PROMPTS[:1], dataclasses.replace(params, stop=(stop,), stop_after=marker))[0][0]

@@ -1,10 +1,13 @@
-"""`azr train [--config FILE] [--out RUN_DIR] [--resume RUN_DIR] [key=value ...]`: Absolute Zero self-play.
+"""`azr train [--config FILE] [--out RUN_DIR] [--resume RUN_DIR] [--nproc N] [key=value ...]`: Absolute Zero
+self-play.
 
 The config is the preset (`cpu-demo` by default, a name from configs/ or a YAML path) plus dotted overrides; with
 `--resume` it is the run's saved config.yaml plus the new overrides (typically `trainer.steps=N`). Every value,
 and the run directory, is checked before any model is loaded. A run directory without a checkpoint (a run killed
-before its first) starts again from scratch with `--out` and with `--resume`. Exit status: 0 done, 2 user error,
-3 halted by oversight.
+before its first) starts again from scratch with `--out` and with `--resume`. `--nproc N` runs N data-parallel
+ranks on this machine through torchrun; under torchrun (`torchrun ... -m azr train ...`) each worker joins the
+process group itself (azr.dist). Exit status: 0 done, 1 a rank was lost (resume from the last checkpoint), 2 user
+error, 3 halted by oversight.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help=f"preset name or YAML file (default: {DEFAULT_PRESET})")
     parser.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/<timestamp>)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
+    parser.add_argument(
+        "--nproc", type=int, metavar="N", default=None,
+        help="data-parallel ranks on this machine (starts torchrun; one per GPU, or CPU processes with gloo)",
+    )
     parser.add_argument(
         "overrides", nargs="*", metavar="key=value", help="dotted config overrides, e.g. trainer.steps=2"
     )
@@ -49,9 +56,21 @@ def resolve(args: argparse.Namespace) -> tuple[object, Path, bool]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from azr.cli import UserError
-
     cfg, run_dir, resume = resolve(args)
+    if args.nproc is not None:
+        return _launch(args, run_dir)
+    from azr.dist.launch import under_torchrun
+
+    if under_torchrun():
+        return _worker(cfg, run_dir, resume)
+    if resume and _is_dcp_run(run_dir):
+        # a multi-rank run resumed in one process: a 1-rank group, so DCP re-shards it (azr.dist.checkpoint)
+        return _worker(cfg, run_dir, resume, single=True)
+    return _train(cfg, run_dir, resume)
+
+
+def _train(cfg: object, run_dir: Path, resume: bool) -> int:
+    from azr.cli import UserError
     from azr.trainer import TrainError, train
 
     try:
@@ -65,3 +84,45 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(e)) from e
         raise
     return 3 if result.stopped else 0
+
+
+def _launch(args: argparse.Namespace, run_dir: Path) -> int:
+    from azr.cli import UserError
+    from azr.dist.launch import torchrun, under_torchrun
+
+    if args.nproc < 1:
+        raise UserError("--nproc must be >= 1")
+    if under_torchrun():
+        raise UserError("--nproc starts torchrun itself; leave it out when launching with torchrun")
+    forward = ["--resume", str(run_dir)] if args.resume else ["--out", str(run_dir)]
+    if args.config:
+        forward += ["--config", args.config]
+    return torchrun([*forward, *args.overrides], args.nproc, run_dir)
+
+
+def _is_dcp_run(run_dir: Path) -> bool:
+    from azr import checkpoint as ckpt
+    from azr.dist.checkpoint import is_dcp
+
+    latest = ckpt.latest_checkpoint(run_dir)
+    return latest is not None and is_dcp(latest)
+
+
+def _worker(cfg: object, run_dir: Path, resume: bool, single: bool = False) -> int:
+    """One rank of a distributed run: join the group, train, and turn a lost peer into one line + status 1."""
+    import sys
+
+    from azr.cli import UserError
+    from azr.dist import comm, launch
+
+    with launch.process_group(cfg.dist, single=single) as w:  # type: ignore[attr-defined]
+        run_dir = Path(comm.broadcast(str(run_dir)))  # rank 0's default timestamped directory for every rank
+        try:
+            return _train(cfg, run_dir, resume)
+        except (comm.RankLost, comm.DistError) as e:
+            print(f"azr train: error: {e}; {launch.resume_hint(run_dir, w.size)}", file=sys.stderr)
+            return 1
+        except UserError:
+            if not w.main:
+                return 2  # rank 0 prints the same one-line error
+            raise

