@@ -1,7 +1,9 @@
 """`azr` command line: one sub-command per job, each in `azr.commands.<name>` and imported only when used.
 
 A command module defines `add_arguments(parser)` and `run(args) -> int`. User errors (bad config, missing
-files, unreadable input) raise `UserError` or `ConfigError` and end as one line on stderr with exit 2.
+files, unreadable input, an unusable output directory or damaged run file) raise `UserError`, `ConfigError` or
+`azr.io.FileError` and end as one line on stderr with exit 2. A command whose parser has a positional
+`overrides` list takes its `key=value` items anywhere on the line, before, between or after the options.
 """
 
 from __future__ import annotations
@@ -38,17 +40,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """`parse_args`, except that `key=value` overrides may follow options: argparse fills a `nargs="*"`
+    positional from the first run of positionals only and calls the rest unrecognized."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and isinstance(getattr(args, "overrides", None), list):
+        overrides = [a for a in extra if not a.startswith("-")]
+        args.overrides += overrides
+        extra = [a for a in extra if a.startswith("-")]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     from azr.config import ConfigError
+    from azr.io import FileError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     try:
         return int(args._module.run(args) or 0)
-    except (UserError, ConfigError) as e:
+    except (UserError, ConfigError, FileError) as e:
         print(f"azr {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

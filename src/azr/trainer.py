@@ -27,6 +27,7 @@ from azr.console import TrainProgress, learned_summary, step_table
 from azr.dist import active as dist_active
 from azr.dist import world
 from azr.rollout.base import RolloutBackend
+from azr.rundir import claim_run_dir, clear_run, remove_leftovers
 from azr.writers import MetricsWriter, make_writers, read_metrics, write_flags, write_samples
 
 PHASES = ("generate", "executor", "update")
@@ -176,6 +177,7 @@ def save(run: Run, run_dir: Path, step: int) -> Path:
         run.cfg,
         model=run.model,
         learner=run.learner,
+        tokenizer=run.tokenizer,
         rng=rng,
         keep=run.cfg.trainer.keep_checkpoints,
     )
@@ -226,21 +228,62 @@ def _periodic_eval(run: Run, run_dir: Path, step: int, console: Console) -> dict
 
 def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Console | None = None) -> TrainResult:
     """Run (or continue, with `resume`) self-play training in `run_dir` up to `cfg.trainer.steps` steps."""
-    t_start = time.perf_counter()
     console = console or Console()
     run_dir = Path(run_dir)
-    start, checkpoint = 0, None
+    if resume and not run_dir.is_dir():
+        raise TrainError(f"{run_dir} does not exist: nothing to resume")
+    with claim_run_dir(run_dir):
+        return _train(cfg, run_dir, resume, console)
+
+
+def _start_point(run_dir: Path, resume: bool, console: Console) -> ckpt.Checkpoint | None:
+    """The checkpoint to continue from, or None to start from scratch (clearing what a dead start left)."""
+    remove_leftovers(run_dir)
     if resume:
-        checkpoint = ckpt.latest_checkpoint(run_dir)
-        if checkpoint is None:
-            raise TrainError(f"{run_dir} has no complete checkpoint to resume from")
-        loaded = ckpt.load_checkpoint(checkpoint)
-        start = loaded.step
-        if world().main:
-            ckpt.truncate_logs(run_dir, loaded.state.get("log_sizes", {}), start)
-    elif ckpt.latest_checkpoint(run_dir) is not None or (run_dir / "metrics.jsonl").exists():
+        loaded, notes = ckpt.resume_point(run_dir)  # falls back past damaged checkpoints, saying so
+        for note in notes:
+            console.print(f"[yellow]{note}[/]")
+        if loaded is not None:
+            ckpt.truncate_logs(run_dir, loaded.state.get("log_sizes", {}), loaded.step)
+            return loaded
+    elif ckpt.has_checkpoints(run_dir):
         raise TrainError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick a new --out")
+    if clear_run(run_dir):
+        console.print(f"{run_dir} holds no checkpoint (its run stopped before the first): starting it from scratch")
+    return None
+
+
+def _agreed_start_point(run_dir: Path, resume: bool, console: Console) -> ckpt.Checkpoint | None:
+    """`_start_point` on rank 0, which alone looks at and changes the run directory; the other ranks load the
+    checkpoint it chose (or raise the error it met), so no rank races it for a renamed or cleared file."""
+    if not dist_active():
+        return _start_point(run_dir, resume, console)
+    from azr.dist import comm
+    from azr.io import FileError
+
+    chosen: tuple[str | None, str | None] = (None, None)  # (checkpoint path, one-line error)
     if world().main:
+        try:
+            loaded = _start_point(run_dir, resume, console)
+        except (TrainError, FileError) as e:
+            comm.broadcast((None, str(e)), op="start point")
+            raise
+        chosen = (str(loaded.path) if loaded is not None else None, None)
+        comm.broadcast(chosen, op="start point")
+        return loaded
+    chosen = comm.broadcast(chosen, op="start point")
+    if chosen[1] is not None:
+        raise TrainError(chosen[1])
+    return ckpt.load_checkpoint(chosen[0]) if chosen[0] is not None else None
+
+
+def _train(cfg: Config, run_dir: Path, resume: bool, console: Console) -> TrainResult:
+    t_start = time.perf_counter()
+    loaded = _agreed_start_point(run_dir, resume, console)
+    start = loaded.step if loaded is not None else 0
+    checkpoint = loaded.path if loaded is not None else None
+    # a resumed run's config is saved once it has started: a failed resume changes nothing
+    if world().main and loaded is None:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
     ckpt.seed_everything(cfg.trainer.seed)
@@ -250,22 +293,24 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
     writers: list[MetricsWriter] = []
     result = TrainResult(run_dir=run_dir, step=start, checkpoint=checkpoint)
     with progress:
-        run = build(cfg, run_dir, start if resume else None, progress, console)
+        run = build(cfg, run_dir, start if loaded is not None else None, progress, console)
         with run.stack:
-            if resume and dist_active():  # sharded learner: DCP (any world size) or a one-process checkpoint
+            if loaded is not None and world().main:
+                save_config(cfg, run_dir / "config.yaml")
+            if loaded is not None and dist_active():  # sharded learner: DCP (any world size) or one-process
                 from azr.dist import checkpoint as dckpt
 
                 loaded.rng = dckpt.resume(loaded, run.learner)
                 if run.learner is not None:
                     run.rollout.sync_weights(run.learner.model)
-            elif resume:
+            elif loaded is not None:
                 if run.model is not None and loaded.model_dir is not None:
                     ckpt.load_model_weights(run.model, loaded.model_dir)
                     run.rollout.sync_weights(run.model)
                 state = loaded.learner_state()
                 if run.learner is not None and state is not None:
                     run.learner.load_state_dict(state)
-            if resume:
+            if loaded is not None:
                 ckpt.restore_rng(loaded.rng)
                 _restore_rng_extra(run, loaded.rng)
             console.print(

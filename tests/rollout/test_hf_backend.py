@@ -127,7 +127,9 @@ def test_count_tokens_and_factory(backend):
 def test_autocast_bf16_generation_runs(backend):
     bf16 = HFBackend(backend.model, backend.tokenizer, dtype="autocast-bf16")
     out = bf16.generate(PROMPTS, SamplingParams(max_new_tokens=4, stop=(), seed=0), n=2)
-    assert all(len(c.token_ids) == 4 for group in out for c in group)
+    eos = backend.tokenizer.eos_token_id  # a random model samples it now and then: the only other way to stop
+    assert all(len(c.token_ids) == 4 or c.token_ids[-1] == eos for group in out for c in group)
+    assert sum(len(c.token_ids) == 4 for group in out for c in group) >= 4
 
 
 def _same(a: list[list], b: list[list]) -> bool:

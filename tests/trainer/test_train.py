@@ -71,8 +71,8 @@ def test_fresh_run_refuses_an_existing_run_dir(tmp_path: Path) -> None:
     train(scripted("trainer.steps=1"), tmp_path / "r", console=QUIET)
     with pytest.raises(TrainError, match="--resume"):
         train(scripted("trainer.steps=1"), tmp_path / "r", console=QUIET)
-    with pytest.raises(TrainError, match="no complete checkpoint"):
-        train(scripted("trainer.steps=1"), tmp_path / "empty", resume=True, console=QUIET)
+    with pytest.raises(TrainError, match="nothing to resume"):
+        train(scripted("trainer.steps=1"), tmp_path / "missing", resume=True, console=QUIET)
 
 
 @pytest.mark.parametrize("backend", ["scripted", "hf"])

@@ -207,6 +207,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = resolve(args, read_yaml(ck_dir / "config.yaml"))
     data_dir = _data_dir(cfg)
     out_dir = Path(args.out) if args.out else Path("runs") / f"eval-{slug(Path(spec).name.lower() or 'model')}"
+    from azr.io import check_out_dir
+
+    check_out_dir(out_dir, "--out")  # before the model loads: one line, not a traceback after minutes
     meta: dict[str, Any] = {}
     if spec in ("oracle", "junk"):
         backend: Any = spec

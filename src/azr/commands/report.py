@@ -23,9 +23,9 @@ def run(args: argparse.Namespace) -> int:
     markers = ("metrics.jsonl", "config.yaml", "buffers", "samples", "checkpoints", "oversight.jsonl")
     if not any((run_dir / m).exists() for m in markers):
         raise UserError(f"{run_dir} does not look like a run directory (no metrics.jsonl, config.yaml, buffers/ ...)")
-    out = Path(args.out) if args.out else run_dir / "report"
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
+    from azr.io import check_out_dir
+
+    out = check_out_dir(Path(args.out) if args.out else run_dir / "report", "--out")
 
     from azr.report import build_report
 

@@ -2,10 +2,12 @@
 self-play.
 
 The config is the preset (`cpu-demo` by default, a name from configs/ or a YAML path) plus dotted overrides; with
-`--resume` it is the run's saved config.yaml plus the new overrides (typically `trainer.steps=N`). Every value is
-validated before any model is loaded. `--nproc N` runs N data-parallel ranks on this machine through torchrun;
-under torchrun (`torchrun ... -m azr train ...`) each worker joins the process group itself (azr.dist).
-Exit status: 0 done, 1 a rank was lost (resume from the last checkpoint), 2 user error, 3 halted by oversight.
+`--resume` it is the run's saved config.yaml plus the new overrides (typically `trainer.steps=N`). Every value,
+and the run directory, is checked before any model is loaded. A run directory without a checkpoint (a run killed
+before its first) starts again from scratch with `--out` and with `--resume`. `--nproc N` runs N data-parallel
+ranks on this machine through torchrun; under torchrun (`torchrun ... -m azr train ...`) each worker joins the
+process group itself (azr.dist). Exit status: 0 done, 1 a rank was lost (resume from the last checkpoint), 2 user
+error, 3 halted by oversight.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def resolve(args: argparse.Namespace) -> tuple[object, Path, bool]:
     """(config, run dir, resume?) from the command line; raises ConfigError/UserError before anything loads."""
     from azr.cli import UserError
     from azr.config import load_config, resolve_preset
+    from azr.io import check_out_dir
 
     if args.resume:
         if args.config:
@@ -44,11 +47,12 @@ def resolve(args: argparse.Namespace) -> tuple[object, Path, bool]:
         saved = run_dir / "config.yaml"
         if not saved.is_file():
             raise UserError(f"{run_dir} is not a run directory (no config.yaml)")
-        return load_config(saved, list(args.overrides)), run_dir, True
+        cfg = load_config(saved, list(args.overrides))
+        return cfg, check_out_dir(run_dir, "--resume"), True
     preset = resolve_preset(args.config or DEFAULT_PRESET)
     cfg = load_config(preset, list(args.overrides))
     run_dir = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    return cfg, run_dir, False
+    return cfg, check_out_dir(run_dir, "--out"), False
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ with a one-line `ConfigError` naming the key before any model is loaded.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,8 +396,25 @@ class Config:
     dist: DistConfig = field(default_factory=DistConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    def __post_init__(self) -> None:
+        _reject_non_finite(self, "")
+
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
+
+
+def _reject_non_finite(section: Any, prefix: str) -> None:
+    """Every float of every section (tuples of floats too), whatever its own checks: NaN fails no `<`/`>` check
+    written as a rejection and inf passes every lower bound, and either then poisons a run silently (weights,
+    rewards, sampling). One walk over the whole tree, so a field or section added later is covered too."""
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if dataclasses.is_dataclass(value):
+            _reject_non_finite(value, f"{prefix}{f.name}.")
+            continue
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            raise ConfigError(f"{prefix}{f.name} must be a finite number (got {value!r})")
 
 
 def _to_plain(obj: Any) -> Any:

@@ -21,12 +21,13 @@ from typing import Any
 from azr.models.dtypes import weights_dtype
 from azr.models.packaged import PACKAGED, ModelError, PackagedModel, assemble
 
-__all__ = ["ModelError", "Resolved", "cache_root", "converted_dir", "load", "resolve"]
+__all__ = ["ModelError", "Resolved", "cache_root", "converted_dir", "hub_unreachable", "load", "resolve"]
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """What a spec names. kind: `tiny-random`, `packaged`, `gguf`, `dir` or `hub`."""
+    """What a spec names. kind: `tiny-random`, `packaged`, `gguf`, `dir`, `adapter` (a PEFT adapter directory, such
+    as a LoRA checkpoint's `model/`, whose base is itself a spec) or `hub`."""
 
     kind: str
     spec: str
@@ -49,10 +50,27 @@ def resolve(spec: str) -> Resolved:
             raise ModelError(f"GGUF file {spec} does not exist: check the path in model.spec")
         return Resolved("gguf", spec, path=path.resolve())
     if path.is_dir():
-        return Resolved("dir", spec, path=path.resolve())
+        path = _checkpoint_model_dir(path)
+        kind = "adapter" if (path / "adapter_config.json").is_file() else "dir"
+        return Resolved(kind, spec, path=path.resolve())
     if spec.startswith(("/", ".", "~")):
         raise ModelError(f"model directory {spec} does not exist: check the path in model.spec")
     return Resolved("hub", spec)
+
+
+def _checkpoint_model_dir(path: Path) -> Path:
+    """The model directory an `azr train` path stands for: a run directory's newest checkpoint's `model/`, a
+    checkpoint directory's `model/`; any other directory is itself."""
+    if (path / "checkpoints").is_dir() and not (path / "config.json").is_file():
+        from azr.checkpoint import latest_checkpoint
+
+        latest = latest_checkpoint(path)
+        if latest is None:
+            raise ModelError(f"run directory {path} has no complete checkpoint yet")
+        path = latest
+    if (path / "state.json").is_file() and (path / "model").is_dir():
+        return path / "model"
+    return path
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -80,12 +98,37 @@ def load(spec: str, *, dtype: str = "fp32", cache_dir: str | os.PathLike[str] | 
     id that cannot be fetched.
     """
     torch_dtype = weights_dtype(dtype)
-    if resolve(spec).kind == "tiny-random":
+    r = resolve(spec)
+    if r.kind == "tiny-random":
         from azr.models.tiny import tiny_random
 
         return tiny_random(dtype=torch_dtype)
+    if r.kind == "adapter":
+        assert r.path is not None
+        return _load_adapter(r.path, dtype, cache_dir)
     directory = converted_dir(spec, cache_dir)
     return _load_hub(spec, torch_dtype) if directory is None else _load_dir(directory, torch_dtype)
+
+
+def _load_adapter(directory: Path, dtype: str, cache_dir: str | os.PathLike[str] | None) -> tuple[Any, Any]:
+    """A PEFT adapter on its base: the base is loaded by its spec (azr checkpoints record `packaged:NAME`, which
+    PEFT's own loader cannot resolve), the adapter merged in; the tokenizer is the adapter directory's when it
+    has one (azr checkpoints do), else the base's."""
+    try:
+        base = json.loads((directory / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError) as e:
+        raise ModelError(f"adapter {directory} has an unreadable adapter_config.json ({_first_line(e)})") from e
+    if not base or Path(base).expanduser().resolve() == directory:
+        raise ModelError(f"adapter {directory} does not name its base model (adapter_config.json)")
+    model, tokenizer = load(str(base), dtype=dtype, cache_dir=cache_dir)
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(model, str(directory)).merge_and_unload()
+    if (directory / "tokenizer_config.json").is_file():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+    return model.eval(), tokenizer
 
 
 def _load_dir(directory: Path, torch_dtype: Any) -> tuple[Any, Any]:
@@ -101,15 +144,38 @@ def _load_dir(directory: Path, torch_dtype: Any) -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
+HUB_PROBE_TIMEOUT = 5.0
+"""Seconds the hub may take to answer one request before azr treats it as unreachable."""
+
+
+def hub_unreachable(timeout: float = HUB_PROBE_TIMEOUT) -> str | None:
+    """Why the Hugging Face hub cannot be used now (`HF_HUB_OFFLINE`, or no answer to one request within
+    `timeout`), or None when it answered. Without this, a hub id with no network costs about a minute of
+    retries and twenty-odd warning lines before the download's own error."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except Exception as e:  # noqa: BLE001 - DNS, TLS, proxy and timeout errors differ by HTTP stack version
+        return f"{constants.ENDPOINT} did not answer: {_first_line(e)}"
+    return None
+
+
 def _load_hub(spec: str, torch_dtype: Any) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    # Offline, a model already in the local HF cache still loads (no update check); any other is one clear line.
+    offline = hub_unreachable()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(spec)
-        model = AutoModelForCausalLM.from_pretrained(spec, dtype=torch_dtype)
+        tokenizer = AutoTokenizer.from_pretrained(spec, local_files_only=offline is not None)
+        model = AutoModelForCausalLM.from_pretrained(spec, dtype=torch_dtype, local_files_only=offline is not None)
     except Exception as e:  # noqa: BLE001 - hub failures come as many types; all get the same advice
+        why = f"the hub is unreachable ({offline}) and it is not in the local cache" if offline else _first_line(e)
         raise ModelError(
-            f"could not load {spec!r} from the Hugging Face hub ({_first_line(e)}): without network access use "
+            f"could not load {spec!r} from the Hugging Face hub ({why}): without network access use "
             f"packaged:<name> (one of {', '.join(sorted(PACKAGED))}), a .gguf file or a local directory"
         ) from e
     return model.eval(), tokenizer

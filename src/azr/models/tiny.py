@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
@@ -35,9 +36,17 @@ _CORPUS = [
 
 @functools.lru_cache(maxsize=1)
 def _tokenizer_json() -> str:
-    # Byte-level BPE: any text (arbitrary model code, unicode) encodes without an unknown token.
+    # Byte-level BPE: any text (arbitrary model code, unicode) encodes without an unknown token. The normalizer and
+    # pre-tokenizer are Qwen2's own: `AutoTokenizer` loads the tokenizer of any qwen2 model directory (a checkpoint)
+    # as `Qwen2Tokenizer`, which rebuilds exactly this pipeline, so a saved tiny tokenizer reloads with the same ids.
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=512,

@@ -195,7 +195,7 @@ def load_run(run_dir: str | Path, sample_steps: int = 3) -> RunData:
     if (rd / "config.yaml").exists():
         try:
             config = yaml.safe_load((rd / "config.yaml").read_text()) or {}
-        except (yaml.YAMLError, OSError):
+        except (yaml.YAMLError, OSError, UnicodeDecodeError):
             missing["config.yaml"] = "run settings (the file is unreadable)"
     else:
         missing["config.yaml"] = OPTIONAL["config.yaml"]
@@ -233,14 +233,14 @@ def load_run(run_dir: str | Path, sample_steps: int = 3) -> RunData:
     for p in sorted((rd / "eval").glob("step_*.json")) if (rd / "eval").is_dir() else []:
         try:
             evals[_step_of(p)] = json.loads(p.read_text())
-        except (json.JSONDecodeError, OSError):
+        except (json.JSONDecodeError, OSError, UnicodeDecodeError):
             torn[f"eval/{p.name}"] = 1
     if not evals and not any(k.startswith("eval/") for m in metrics for k in m):
         missing["eval/"] = OPTIONAL["eval/"]
 
     latest = None
     if (rd / "checkpoints" / "latest").exists():
-        latest = (rd / "checkpoints" / "latest").read_text().strip() or None
+        latest = (rd / "checkpoints" / "latest").read_text(errors="replace").strip() or None
     else:
         missing["checkpoints/latest"] = OPTIONAL["checkpoints/latest"]
 
