@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from azr.buffer import quiet_parse
+from azr.executor.values import parse_quietly
 from azr.tasks.types import Role, TaskType
 
 
 def ast_nodes(program: str) -> int | None:
     """Program size as an AST node count (a cheap complexity measure); None if it does not parse."""
     try:
-        return sum(1 for _ in ast.walk(quiet_parse(program)))
+        return sum(1 for _ in ast.walk(parse_quietly(program, "exec")))
     except Exception:
         return None
 

@@ -214,7 +214,7 @@ def validate(ctx: SelfPlayContext, proposals: Sequence[Rollout], step_no: int) -
     n_inputs = ctx.cfg.selfplay.induction_inputs
     live = [r for r in proposals if r.completion is not None]
     items = [as_candidate(r.task_type, parse.parse_proposal(r.task_type, r.text, n_inputs), r.task) for r in live]
-    for r, v in zip(live, validate_candidates(items, ctx.executor, ctx.buffers, step_no, ctx.cfg)):
+    for r, v in zip(live, validate_candidates(items, ctx.executor, ctx.buffers.contains, step_no, ctx.cfg)):
         r.validation = v
 
 

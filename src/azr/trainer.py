@@ -71,6 +71,7 @@ def build(
     from azr.buffer import TaskBuffers
     from azr.executor import Executor
     from azr.rollout import make_backend
+    from azr.seeds import load_seed_files
     from azr.selfplay import SelfPlayContext
     from azr.tasks import prompts
 
@@ -93,7 +94,7 @@ def build(
         executor = stack.enter_context(Executor(cfg.executor))
         buffers = TaskBuffers(run_dir, cfg, upto_step=upto_step)
         if upto_step is None and cfg.selfplay.seed_files:
-            buffers.load_seeds(list(cfg.selfplay.seed_files), executor, cfg)
+            load_seed_files(buffers, list(cfg.selfplay.seed_files), executor, cfg)
         monitor = None
         if cfg.oversight.enabled:
             from azr.oversight import Monitor

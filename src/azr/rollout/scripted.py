@@ -29,9 +29,10 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from azr.buffer import ZERO_PROGRAM, normalize_input, normalize_program
+from azr.buffer import ZERO_PROGRAM
 from azr.rollout.base import Completion, SamplingParams, mix, prompt_seeds, sample_seed, stop_end
 from azr.rollout.library import GENERIC_INPUTS, IDENTITY_MESSAGE_HINT, LIBRARY, LibraryProgram
+from azr.tasks.identity import normalize_input, normalize_program
 from azr.tasks.parse import fences
 
 _HEADING = re.compile(r"## Task: (Propose|Solve) an? (deduction|abduction|induction) task")
