@@ -36,4 +36,3 @@ def task_key(task: Task) -> Hashable:
     if task.type is TaskType.INDUCTION:
         inputs = tuple(sorted(set(inputs)))
     return (task.type.value, normalize_program(task.program), inputs)
-
