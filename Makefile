@@ -47,9 +47,14 @@ run: sysdeps $(MODELS_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-# Everything CI runs: lint, fast unit tests, then the slow end-to-end tests.
+# The core modules (algorithm and seams; the list is [tool.mypy] files in pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Everything CI runs: lint, type check, fast unit tests, then the slow end-to-end tests.
 test: sysdeps $(MODELS_STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest -q -m "not slow"
 	$(BIN)/pytest -q -m slow
 

@@ -55,10 +55,10 @@ ZERO_INDUCTION_OUTPUTS = (
 
 def zero_tasks() -> list[Task]:
     """The identity tasks every run starts from (paper Fig. 5)."""
-    triplet = dict(program=ZERO_PROGRAM, inputs=('"Hello world"',), outputs=("'Hello world'",), source="zero")
+    triplet = Task(TaskType.DEDUCTION, ZERO_PROGRAM, ('"Hello world"',), ("'Hello world'",), source="zero")
     return [
-        Task(type=TaskType.DEDUCTION, **triplet),
-        Task(type=TaskType.ABDUCTION, **triplet),
+        triplet,
+        triplet.with_type(TaskType.ABDUCTION),
         Task(
             type=TaskType.INDUCTION,
             program=ZERO_PROGRAM,

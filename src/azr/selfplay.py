@@ -29,7 +29,7 @@ from azr.config import Config
 from azr.learner.base import Learner, Sample
 from azr.metrics import PhaseTimer, advantage_metrics
 from azr.rollout.base import Completion, RolloutBackend, SamplingParams
-from azr.step_report import drop_counts, generated_tokens, inspection_samples, role_metrics
+from azr.step_report import Record, drop_counts, generated_tokens, inspection_samples, role_metrics
 from azr.tasks import parse, prompts
 from azr.tasks.spec import spec
 from azr.tasks.types import Role, Task, TaskType
@@ -143,8 +143,8 @@ def step(ctx: SelfPlayContext, step_no: int) -> StepOutput:
     metrics |= {"rollout/tokens": float(generated_tokens(proposals + attempts + solvers)), "step": float(step_no)}
     metrics |= {f"buffer/{k}": float(v) for k, v in ctx.buffers.sizes().items()}
     stop = ctx.monitor is not None and bool(flags) and ctx.monitor.action(flags) == "stop"
-    records = list(zip(proposals, validations, [None] * len(proposals), propose_rewards))
-    records += zip(solvers, [None] * len(solvers), verdicts, solve_rewards)
+    records: list[Record] = [(r, v, None, x) for r, v, x in zip(proposals, validations, propose_rewards)]
+    records += [(r, None, v, x) for r, v, x in zip(solvers, verdicts, solve_rewards)]
     return StepOutput(metrics, inspection_samples(records, ctx.cfg.trainer.samples_per_step), flags, stop, trained)
 
 

@@ -77,12 +77,18 @@ class Validation:
         return self.task is not None
 
 
+def _module(program: str) -> ast.Module:
+    tree = parse_quietly(program, "exec")
+    assert isinstance(tree, ast.Module)  # what mode "exec" returns
+    return tree
+
+
 def check_program(program: str, max_chars: int) -> tuple[str, str] | None:
     """Static checks of a program text: (reason, detail) or None."""
     if len(program) > max_chars:
         return "too_long", f"{len(program)} chars"
     try:
-        tree = parse_quietly(program, "exec")
+        tree = _module(program)
     except Exception as e:  # SyntaxError, ValueError (null bytes), RecursionError
         return "syntax", f"{type(e).__name__}: {e}"[:200]
     functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
@@ -102,7 +108,7 @@ def check_program(program: str, max_chars: int) -> tuple[str, str] | None:
 
 def top_level_imports(program: str) -> tuple[str, ...]:
     try:
-        tree = parse_quietly(program, "exec")
+        tree = _module(program)
     except Exception:
         return ()
     return tuple(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
@@ -176,9 +182,9 @@ def validate_tasks(
             out[i] = Validation(None, "duplicate")
             continue
         if c.type is TaskType.INDUCTION:
-            bad = _induction_reason(task)
-            if bad is not None:
-                out[i] = Validation(None, bad)
+            why = _induction_reason(task)
+            if why is not None:
+                out[i] = Validation(None, why)
                 continue
         seen.add(key)
         out[i] = Validation(task, None)
