@@ -52,9 +52,15 @@ run: sysdeps $(MODELS_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-# Everything CI runs: lint, fast unit tests, the slow end-to-end tests, then the vLLM contract suite on the CPU.
+# The core modules (algorithm and seams; the list is [tool.mypy] files in pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Everything CI runs: lint, type check, fast unit tests, the slow end-to-end tests, then the vLLM contract suite
+# on the CPU.
 test: sysdeps $(MODELS_STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest -q -m "not slow"
 	$(BIN)/pytest -q -m slow
 	$(MAKE) test-vllm

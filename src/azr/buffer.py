@@ -1,12 +1,11 @@
 """Per-task-type buffers: seeding, reference sampling, solver batches, de-duplication, cap, persistence.
 
-Decisions (azr-reference §6):
+Decisions (docs/environment.md):
 - Initial content: the identity "zero triplet" (`f(a) = a` on `"Hello world"`) in the deduction and abduction
-  buffers, and the identity induction task with 6 inputs in the induction buffer (paper Fig. 5). Seed files
-  (AZR format) are added to both deduction and abduction buffers (paper: D_abd = D_ded = D_seed) after their
-  outputs are recomputed through the executor (`load_seeds`).
-- De-duplication: a task whose normalised program (`ast.unparse`, so comments/formatting do not matter) and
-  normalised inputs are already buffered is not added again (the official code never de-duplicates).
+  buffers, and the identity induction task with 6 inputs in the induction buffer (paper Fig. 5). Seed files are
+  loaded by `azr.seeds.load_seed_files` (validated, then added like any task).
+- De-duplication: a task whose identity (`azr.tasks.identity.task_key`: normalised program and inputs) is
+  already buffered is not added again (the official code never de-duplicates).
 - Cap [BUG fixed]: the official cap keeps the *first* 16384 tasks and silently drops new ones. Here, when a
   buffer exceeds `selfplay.buffer_cap`, the oldest non-seed tasks (insertion order, never the ones being added)
   are evicted. Seeds and the zero tasks are never evicted, so a cap smaller than the seeds plus one step's
@@ -18,23 +17,21 @@ Decisions (azr-reference §6):
   the buffer when short; `previous_step` (official code) solves tasks added at the previous step, filled the same
   way. When the buffer has fewer than B tasks (the first steps), tasks repeat so the batch still has B.
 
-This module does not validate tasks (see `validate`) except through `load_seeds`.
+This module does not validate tasks (see `validate`) and does not read task files (see `azr.seeds`).
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import random
-import warnings
 from collections.abc import Hashable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from azr.config import Config, SelfPlayConfig
 from azr.io import append_jsonl, atomic_write_text, read_jsonl
+from azr.tasks.identity import task_key
 from azr.tasks.spec import spec
 from azr.tasks.types import Task, TaskType
 
@@ -59,10 +56,10 @@ ZERO_INDUCTION_OUTPUTS = (
 
 def zero_tasks() -> list[Task]:
     """The identity tasks every run starts from (paper Fig. 5)."""
-    triplet = dict(program=ZERO_PROGRAM, inputs=('"Hello world"',), outputs=("'Hello world'",), source="zero")
+    triplet = Task(TaskType.DEDUCTION, ZERO_PROGRAM, ('"Hello world"',), ("'Hello world'",), source="zero")
     return [
-        Task(type=TaskType.DEDUCTION, **triplet),
-        Task(type=TaskType.ABDUCTION, **triplet),
+        triplet,
+        triplet.with_type(TaskType.ABDUCTION),
         Task(
             type=TaskType.INDUCTION,
             program=ZERO_PROGRAM,
@@ -72,36 +69,6 @@ def zero_tasks() -> list[Task]:
             source="zero",
         ),
     ]
-
-
-def quiet_parse(source: str, mode: str = "exec") -> ast.AST:
-    """`ast.parse` without the SyntaxWarnings/DeprecationWarnings that model-written text (`'\\d'`) triggers."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(source, mode=mode)
-
-
-def normalize_program(program: str) -> str:
-    """Program text without comments or formatting differences; the raw stripped text if it does not parse."""
-    try:
-        return ast.unparse(quiet_parse(program))
-    except Exception:  # SyntaxError, RecursionError, MemoryError on adversarial text
-        return program.strip()
-
-
-def normalize_input(text: str) -> str:
-    try:
-        return ast.unparse(quiet_parse(f"f({text})", mode="eval"))
-    except Exception:
-        return text.strip()
-
-
-def task_key(task: Task) -> Hashable:
-    """Identity for de-duplication: type, normalised program, normalised inputs (as a set for induction)."""
-    inputs = tuple(normalize_input(i) for i in task.inputs)
-    if task.type is TaskType.INDUCTION:
-        inputs = tuple(sorted(set(inputs)))
-    return (task.type.value, normalize_program(task.program), inputs)
 
 
 def is_seed(task: Task) -> bool:
@@ -203,28 +170,6 @@ class TaskBuffers:
                 append_jsonl(self.dir / f"{t.value}.jsonl", records)
         return [task for items in added.values() for _, task in items]
 
-    def load_seeds(self, paths: Sequence[str | Path], executor: Any, cfg: Config) -> dict[str, int]:
-        """Load AZR-format seed files: each record is validated and its outputs recomputed through the executor
-        (seed inputs/outputs may be expressions such as `dict(a=1)`). Deduction/abduction seeds go into both
-        buffers. Files already loaded (a resumed run) are skipped. Returns counts per outcome."""
-        from azr.tasks.records import read_task_file
-        from azr.validate import validate_tasks
-
-        counts: dict[str, int] = {}
-        for path in paths:
-            source = f"seed:{Path(path).name}"
-            if any(t.source == source for buf in self._tasks.values() for t in buf.values()):
-                continue
-            records = read_task_file(path)
-            for v in validate_tasks([r.task for r in records], executor, None, 0, cfg):
-                counts[v.reason or "valid"] = counts.get(v.reason or "valid", 0) + 1
-                if v.task is None:
-                    continue
-                task = _with_source(v.task, source)
-                both = (TaskType.DEDUCTION, TaskType.ABDUCTION)
-                self.add([task.with_type(t) for t in both] if task.type in both else [task])
-        return counts
-
     def snapshot(self) -> dict[str, Any]:
         """The in-memory content (tasks, de-duplication keys, sequence numbers): picklable, for other ranks."""
         return {"tasks": self._tasks, "keys": self._keys, "next_seq": self._next_seq}
@@ -275,6 +220,3 @@ class TaskBuffers:
             text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in kept)
             atomic_write_text(path, text)
 
-
-def _with_source(task: Task, source: str) -> Task:
-    return replace(task, source=source, step=0)

@@ -29,6 +29,7 @@ COLUMNS = (
     ("learnability_mean", "learn", "{:.2f}"),
     ("reward_mean", "reward", "{:+.2f}"),
     ("response_len_mean", "len", "{:.0f}"),
+    ("adv_zero_frac", "adv=0", "{:.0%}"),  # a dead learning signal shows here first
 )
 
 
@@ -46,7 +47,8 @@ def _task_types(metrics: dict[str, Any]) -> list[str]:
 
 
 def step_table(step: int, total: int, metrics: dict[str, Any]) -> Table:
-    """Per task type x role: count, format errors, valid rate, solve rate, learnability, reward, length."""
+    """Per task type x role: count, format errors, valid rate, solve rate, learnability, reward, length, and the
+    share of trained samples with advantage 0."""
     t = Table(title=f"step {step}/{total}", title_justify="left", show_edge=False, pad_edge=False)
     t.add_column("task")
     t.add_column("role")

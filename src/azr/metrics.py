@@ -1,8 +1,10 @@
 """Per task x role statistics and phase timers for one self-play step (keys: docs/ARCHITECTURE.md "Run directory").
 
 `RoleStats` collects one record per response (proposal or solver answer) and summarises it into flat
-`<type>/<role>/<name>` keys. `PhaseTimer` accumulates wall time per named phase (`generate`, `executor`,
-`update`, `other`, `total`). Writers (jsonl, TensorBoard, W&B) live with the trainer; this module only computes
+`<type>/<role>/<name>` keys. `advantage_metrics` makes a dead learning signal visible: per task x role the mean
+|advantage|, its standard deviation and the fraction of exactly-zero advantages, plus `adv/degenerate_groups`, the
+fraction of non-empty task x role groups whose rewards are all equal (so their TRR++ advantages are all 0).
+`PhaseTimer` accumulates wall time per named phase (`generate`, `executor`, `update`, `other`, `total`). Writers (jsonl, TensorBoard, W&B) live with the trainer; this module only computes
 numbers and returns them.
 """
 
@@ -11,18 +13,20 @@ from __future__ import annotations
 import ast
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from azr.buffer import quiet_parse
+from azr.algo.advantages import all_equal
+from azr.executor.values import parse_quietly
+from azr.learner.base import Sample
 from azr.tasks.types import Role, TaskType
 
 
 def ast_nodes(program: str) -> int | None:
     """Program size as an AST node count (a cheap complexity measure); None if it does not parse."""
     try:
-        return sum(1 for _ in ast.walk(quiet_parse(program)))
+        return sum(1 for _ in ast.walk(parse_quietly(program, "exec")))
     except Exception:
         return None
 
@@ -125,6 +129,26 @@ class RoleStats:
             else:
                 out[p + "solve_rate"] = g.correct / n
         return out
+
+
+def advantage_metrics(samples: Sequence[Sample], advantages: Sequence[float]) -> dict[str, float]:
+    """`<type>/<role>/adv_abs_mean`, `.../adv_std` (population) and `.../adv_zero_frac` for every task x role group
+    with trained samples, and `adv/degenerate_groups` over those groups."""
+    groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for s, a in zip(samples, advantages):
+        groups[(s.task_type.value, s.role.value)].append((s.reward, float(a)))
+    out: dict[str, float] = {}
+    degenerate = 0
+    for (t, role), pairs in sorted(groups.items()):
+        adv = [a for _, a in pairs]
+        mean = sum(adv) / len(adv)
+        p = f"{t}/{role}/"
+        out[p + "adv_abs_mean"] = sum(abs(a) for a in adv) / len(adv)
+        out[p + "adv_std"] = (sum((a - mean) ** 2 for a in adv) / len(adv)) ** 0.5
+        out[p + "adv_zero_frac"] = sum(a == 0.0 for a in adv) / len(adv)
+        degenerate += all_equal([r for r, _ in pairs])
+    out["adv/degenerate_groups"] = degenerate / len(groups) if groups else 0.0
+    return out
 
 
 class PhaseTimer:

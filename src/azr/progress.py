@@ -50,12 +50,16 @@ class LineProgress:
     def stop(self) -> None:
         pass
 
-    def add_task(self, description: str, total: int, completed: int = 0, *, unit: str = "item", tenths: bool = True) -> int:
+    def add_task(
+        self, description: str, total: int, completed: int = 0, *, unit: str = "item", tenths: bool = True
+    ) -> int:
         """A new task; `unit` (singular) names what is counted. Tasks without `tenths` print no first line and
         otherwise only on the clock (a heartbeat for frequent, short tasks)."""
         tid = len(self.tasks)
         now = time.monotonic()
-        self.tasks[tid] = _Task(description, total, completed, unit, tenths, now, completed, now, self._tenth(completed, total))
+        self.tasks[tid] = _Task(
+            description, total, completed, unit, tenths, now, completed, now, self._tenth(completed, total)
+        )
         if tenths:
             self._line(tid)
         return tid

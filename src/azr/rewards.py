@@ -65,6 +65,12 @@ def proposer_reward(
     return combine(learnability, intrinsic)
 
 
+def solved(format_ok: bool, correct: bool) -> bool:
+    """Whether a solver response counts as solving its task: a correct answer in a broken think/answer format is
+    a miss (it gets `format_penalty` as a trained sample), in the Monte-Carlo solve rate and in `solve_rate`."""
+    return format_ok and correct
+
+
 def solver_reward(format_ok: bool, correct: bool, fraction: float | None, cfg: SelfPlayConfig) -> float:
     """-1 for a broken format, +1 for a correct answer, -0.5 for a wrong one.
 

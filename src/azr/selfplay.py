@@ -1,10 +1,16 @@
 """One self-play step: the paper's Algorithm 1 (propose -> validate -> learnability -> buffer; solve -> verify ->
 reward; TRR++; one update).
 
-`step()` reads like the algorithm; the helpers below it do the plumbing. For CPU speed every phase makes one
-`rollout.generate` call for all task types at once (all proposer prompts, all Monte-Carlo tries, all solver
-prompts) and one executor batch. Prompts longer than `rollout.max_prompt_tokens` are dropped and counted, never
-truncated. Monte-Carlo tries only estimate learnability; they are not trained on (paper and official code).
+`step()` reads like the algorithm: every phase is a helper that takes values and returns values (completions,
+validations, solve rates, verdicts, rewards, advantages), and the step passes them on. For CPU speed every phase
+makes one `rollout.generate` call for all task types at once (all proposer prompts, all Monte-Carlo tries, all
+solver prompts) and one executor batch. Prompts longer than `rollout.max_prompt_tokens` are dropped and counted,
+never truncated. Monte-Carlo tries only estimate learnability; they are not trained on (paper and official code).
+
+Groups: with `selfplay.group_size` G > 1 each task type's B proposals come from B/G proposer prompts (G samples of
+the same prompt: the same references, or the same given program) and its B answers from B/G tasks (G samples
+each). A prompt's G samples form its prompt group, which the per-prompt estimators (`grpo`, `rloo`) whiten within;
+TRR++ whitens within the six task type x role groups either way.
 
 This module does not write files: the trainer writes metrics, samples, flags and checkpoints from `StepOutput`.
 """
@@ -14,41 +20,50 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from azr import rewards
 from azr.algo import advantages
 from azr.buffer import TaskBuffers
 from azr.config import Config
 from azr.learner.base import Learner, Sample
-from azr.metrics import PhaseTimer, RoleStats
+from azr.metrics import PhaseTimer, advantage_metrics
 from azr.rollout.base import Completion, RolloutBackend, SamplingParams
+from azr.step_report import Record, drop_counts, generated_tokens, inspection_samples, role_metrics
 from azr.tasks import parse, prompts
 from azr.tasks.spec import spec
 from azr.tasks.types import Role, Task, TaskType
 from azr.validate import Validation, as_candidate, validate_candidates
-from azr.verify import Verdict, verify_answers
+from azr.verify import Executes, Verdict, verify_answers
+
+
+class Oversight(Protocol):
+    """The monitor seam (`azr.oversight.Monitor`): flags per response, and the action the flags call for."""
+
+    def scan(self, text: str, *, step: int, task_type: Any, role: Any, rejection: str | None = None) -> list[Any]: ...
+
+    def action(self, flags: list[Any]) -> str: ...
 
 
 @dataclass
 class SelfPlayContext:
     cfg: Config
     rollout: RolloutBackend
-    render: Callable[[list[dict]], str]
+    render: Callable[[list[dict[str, str]]], str]
     """messages -> prompt text (chat or plain template), ending with the response prefix (`<think>` ...)."""
-    executor: Any
+    executor: Executes
     buffers: TaskBuffers
     rng: random.Random
     learner: Learner | None = None
     """None: no update (scripted dry runs)."""
-    monitor: Any | None = None
+    monitor: Oversight | None = None
     """`azr.oversight.Monitor`; None disables scanning."""
 
 
 @dataclass
 class StepOutput:
     metrics: dict[str, float]
-    samples: list[dict]
+    samples: list[dict[str, Any]]
     """A few proposals and answers per task type and role, for `samples/step_N.jsonl`."""
     flags: list[Any]
     stop: bool = False
@@ -57,20 +72,19 @@ class StepOutput:
     """The samples the update was (or, without a learner, would have been) made on."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rollout:
-    """One prompt and its response. `task` is the task being solved, or the program given to an induction
-    proposer; `completion` is None when the prompt was dropped for length."""
+    """One prompt and one response. `task` is the task being solved, or the program given to an induction
+    proposer; `completion` is None when the prompt was dropped for length; `group` numbers the prompt within its
+    phase (a prompt's G samples share it)."""
 
     task_type: TaskType
     role: Role
-    messages: list[dict]
+    messages: list[dict[str, str]]
     prompt: str
     task: Task | None = None
     completion: Completion | None = None
-    validation: Validation | None = None
-    verdict: Verdict | None = None
-    reward: float = 0.0
+    group: int = 0
 
     @property
     def text(self) -> str:
@@ -79,51 +93,59 @@ class Rollout:
 
 
 def step(ctx: SelfPlayContext, step_no: int) -> StepOutput:
-    cfg, sp = ctx.cfg, ctx.cfg.selfplay
+    sp, algo, g = ctx.cfg.selfplay, ctx.cfg.algo, ctx.cfg.selfplay.group_size
     types = [TaskType(t) for t in sp.task_types]
-    timer, stats = PhaseTimer(), RoleStats()
+    timer = PhaseTimer()
 
-    # 1. PROPOSE: B prompts per task type, K references drawn from the buffers as they are at the start of the step.
-    proposals = [propose_prompt(ctx, t) for t in types for _ in range(sp.batch_size)]
-    generate(ctx, proposals, 1, timer)
+    # 1. PROPOSE: B proposals per task type (B/G prompts x G samples), K references from the buffers as they are now.
+    proposals = flat(
+        generate(ctx, [propose_prompt(ctx, t) for t in types for _ in range(sp.batch_size // g)], g, timer)
+    )
 
     # 2. VALIDATE every proposal through the executor (format, program checks, execution, determinism, dedup).
-    with timer.phase("executor"):
-        validate(ctx, proposals, step_no)
+    validations = validate(ctx, proposals, step_no, timer)
 
     # 3. LEARNABILITY from n Monte-Carlo solver tries per valid proposal; valid tasks join the buffers.
-    solve_rates, attempts = monte_carlo(ctx, proposals, timer)
-    new_tasks = [r.validation.task for r in proposals if r.validation and r.validation.task]
+    solve_rates, validations, attempts = monte_carlo(ctx, proposals, validations, timer)
+    new_tasks = [v.task for v in validations if v is not None and v.task is not None]
     ctx.buffers.add(new_tasks)
-    for r, rate in zip(proposals, solve_rates):
-        score_proposal(ctx, r, rate, stats)
+    propose_rewards = [proposer_reward(ctx, *x) for x in zip(proposals, validations, solve_rates)]
 
-    # 4. SOLVE: B tasks per type (this step's valid proposals, filled from the buffer), verified by execution.
-    solvers = [
-        solve_prompt(ctx, t, task)
+    # 4. SOLVE: B answers per type (B/G tasks x G: this step's valid proposals, filled from the buffer), verified.
+    batch = [
+        (t, task)
         for t in types
-        for task in ctx.buffers.solver_batch(t, new_tasks, sp.batch_size, ctx.rng, step_no)
+        for task in ctx.buffers.solver_batch(t, new_tasks, sp.batch_size // g, ctx.rng, step_no)
     ]
-    generate(ctx, solvers, 1, timer)
-    with timer.phase("executor"):
-        verify(ctx, solvers)
-    for r in solvers:
-        score_answer(ctx, r, stats)
+    solvers = flat(generate(ctx, [solve_prompt(ctx, t, task) for t, task in batch], g, timer))
+    verdicts = verify(ctx, solvers, timer)
+    solve_rewards = [solver_reward(ctx, r, v) for r, v in zip(solvers, verdicts)]
 
-    # 5. OVERSIGHT scan of every response (Monte-Carlo tries too), then TRR++ over the six task x role groups and
-    #    one policy update.
-    flags = scan(ctx, proposals + attempts + solvers, step_no)
-    trainable = [r for r in (proposals if sp.train_propose else []) + solvers if r.completion is not None]
-    samples = [to_sample(r, step_no, i) for i, r in enumerate(trainable)]
-    metrics = update(ctx, samples, timer)
+    # 5. OVERSIGHT scan of every response (Monte-Carlo tries too).
+    flags = scan(ctx, proposals + attempts + solvers, validations + [None] * (len(attempts) + len(solvers)), step_no)
 
-    metrics |= stats.summary() | drop_counts(proposals + solvers) | timer.summary()
-    metrics["rollout/tokens"] = float(generated_tokens(proposals + attempts + solvers))
-    metrics |= {f"buffer/{k}": float(v) for k, v in ctx.buffers.sizes().items()} | {"step": float(step_no)}
+    # 6. TRR++ (paper Eq. 8): whiten the rewards within each task type x role group (six baselines; `algo.advantage`
+    #    picks another estimator), then one policy update on all trained samples.
+    trained = samples_of(proposals if sp.train_propose else [], propose_rewards, step_no)
+    trained += samples_of(solvers, solve_rewards, step_no)
+    adv = advantages.compute(
+        algo.advantage,
+        [s.reward for s in trained],
+        [(s.task_type.value, s.role.value) for s in trained],
+        [s.prompt_group for s in trained],
+        [len(s.completion.token_ids) for s in trained],
+        algo.stats,
+    ).tolist()
+    metrics = update(ctx, trained, adv, timer)
+
+    metrics |= role_metrics(sp, proposals, validations, solve_rates, propose_rewards, solvers, verdicts, solve_rewards)
+    metrics |= advantage_metrics(trained, adv) | drop_counts(proposals + solvers) | timer.summary()
+    metrics |= {"rollout/tokens": float(generated_tokens(proposals + attempts + solvers)), "step": float(step_no)}
+    metrics |= {f"buffer/{k}": float(v) for k, v in ctx.buffers.sizes().items()}
     stop = ctx.monitor is not None and bool(flags) and ctx.monitor.action(flags) == "stop"
-    return StepOutput(
-        metrics, inspection_samples(proposals + solvers, cfg.trainer.samples_per_step), flags, stop, samples
-    )
+    records: list[Record] = [(r, v, None, x) for r, v, x in zip(proposals, validations, propose_rewards)]
+    records += [(r, None, v, x) for r, v, x in zip(solvers, verdicts, solve_rewards)]
+    return StepOutput(metrics, inspection_samples(records, ctx.cfg.trainer.samples_per_step), flags, stop, trained)
 
 
 def seed_buffers(
@@ -150,12 +172,10 @@ def seed_buffers(
         for _ in range(max_rounds):
             if all(ctx.buffers.size(t) >= size for t in filled):
                 break
-            rollouts = [propose_prompt(ctx, t) for t in proposing for _ in range(sp.batch_size)]
-            generate(ctx, rollouts, 1, timer)
-            validate(ctx, rollouts, 0)
-            valid = [
-                replace(r.validation.task, source="seeding") for r in rollouts if r.validation and r.validation.task
-            ]
+            rollouts = flat(
+                generate(ctx, [propose_prompt(ctx, t) for t in proposing for _ in range(sp.batch_size)], 1, timer)
+            )
+            valid = [replace(v.task, source="seeding") for v in validate(ctx, rollouts, 0, timer) if v and v.task]
             ctx.buffers.add([v.with_type(t) for v in valid for t in (filled if v.type in both else [v.type])])
             report()
     return ctx.buffers.sizes()
@@ -190,185 +210,138 @@ def sampling_params(ctx: SelfPlayContext, stop_after: str) -> SamplingParams:
     )
 
 
-def generate(ctx: SelfPlayContext, rollouts: Sequence[Rollout], n: int, timer: PhaseTimer) -> list[list[Completion]]:
-    """One backend call for all prompts that fit; sets `completion` to the first of the n completions and returns
-    all of them (empty lists for dropped prompts)."""
+def generate(ctx: SelfPlayContext, rollouts: Sequence[Rollout], n: int, timer: PhaseTimer) -> list[list[Rollout]]:
+    """One backend call for all prompts that fit. Per prompt: its n responses (numbered by the prompt's `group`),
+    or, for a prompt dropped for length, the prompt alone with no completion."""
     limit = ctx.cfg.rollout.max_prompt_tokens
     keep = [i for i, r in enumerate(rollouts) if ctx.rollout.count_tokens(r.prompt) <= limit]
     # An `</answer>` drafted inside <think> must not end a response; one call's prompts share their prefill.
     (stop_after,) = {prompts.stop_after(rollouts[i].messages) for i in keep} or {""}
     with timer.phase("generate"):
-        got = ctx.rollout.generate([rollouts[i].prompt for i in keep], sampling_params(ctx, stop_after), n) if keep else []
-    out: list[list[Completion]] = [[] for _ in rollouts]
+        got = (
+            ctx.rollout.generate([rollouts[i].prompt for i in keep], sampling_params(ctx, stop_after), n)
+            if keep
+            else []
+        )
+    out = [[replace(r, group=i)] for i, r in enumerate(rollouts)]
     for i, comps in zip(keep, got):
-        out[i] = list(comps)
-        rollouts[i].completion = comps[0] if comps else None
+        out[i] = [replace(rollouts[i], completion=c, group=i) for c in comps]
     return out
+
+
+def flat(groups: Sequence[Sequence[Rollout]]) -> list[Rollout]:
+    return [r for g in groups for r in g]
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # validation, Monte-Carlo learnability, verification
 
 
-def validate(ctx: SelfPlayContext, proposals: Sequence[Rollout], step_no: int) -> None:
+def validate(
+    ctx: SelfPlayContext, proposals: Sequence[Rollout], step_no: int, timer: PhaseTimer
+) -> list[Validation | None]:
+    """One Validation per proposal (None for a dropped prompt); duplicates of buffered tasks are rejected."""
     n_inputs = ctx.cfg.selfplay.induction_inputs
-    live = [r for r in proposals if r.completion is not None]
-    items = [as_candidate(r.task_type, parse.parse_proposal(r.task_type, r.text, n_inputs), r.task) for r in live]
-    for r, v in zip(live, validate_candidates(items, ctx.executor, ctx.buffers, step_no, ctx.cfg)):
-        r.validation = v
+    live = [i for i, r in enumerate(proposals) if r.completion is not None]
+    items = [
+        as_candidate(r.task_type, parse.parse_proposal(r.task_type, r.text, n_inputs), r.task)
+        for r in map(proposals.__getitem__, live)
+    ]
+    out: list[Validation | None] = [None] * len(proposals)
+    with timer.phase("executor"):
+        for i, v in zip(live, validate_candidates(items, ctx.executor, ctx.buffers.contains, step_no, ctx.cfg)):
+            out[i] = v
+    return out
 
 
 def monte_carlo(
-    ctx: SelfPlayContext, proposals: Sequence[Rollout], timer: PhaseTimer
-) -> tuple[list[float | None], list[Rollout]]:
-    """Solve rate r̄ of each valid proposal over n solver tries (binary correctness; a format error counts as a
-    miss), and the tries themselves (for oversight; they are not trained on). A proposal whose solver prompt is too
-    long is rejected (`prompt_too_long`): it could never be solved."""
-    valid = [r for r in proposals if r.validation is not None and r.validation.task is not None]
-    tries = [solve_prompt(ctx, r.task_type, r.validation.task) for r in valid]  # type: ignore[union-attr]
-    completions = generate(ctx, tries, ctx.cfg.selfplay.mc_samples, timer)
-    attempts, owner = [], []
-    for k, (t, comps) in enumerate(zip(tries, completions)):
-        for c in comps:
-            attempts.append(Rollout(t.task_type, Role.SOLVE, t.messages, t.prompt, task=t.task, completion=c))
-            owner.append(k)
-    answers = [parse.parse_answer(a.task_type, a.text) for a in attempts]
-    with timer.phase("executor"):
-        verdicts = verify_answers([a.task for a in attempts], answers, ctx.executor)
-    hits: list[list[bool]] = [[] for _ in valid]
-    for k, v in zip(owner, verdicts):
-        hits[k].append(v.correct)
-    rate_of = {}
-    for r, h, comps in zip(valid, hits, completions):
-        if not comps:
-            r.validation = Validation(None, "prompt_too_long")
+    ctx: SelfPlayContext, proposals: Sequence[Rollout], validations: Sequence[Validation | None], timer: PhaseTimer
+) -> tuple[list[float | None], list[Validation | None], list[Rollout]]:
+    """(solve rate r̄ of each valid proposal over n solver tries, the validations with `prompt_too_long` for a
+    proposal whose solver prompt is too long (it could never be solved), the tries themselves (for oversight; they
+    are not trained on)). A try counts as solved only when it is correct *and* well formatted (`rewards.solved`):
+    a format error is a miss, as the same response as a trained solver sample gets the format penalty."""
+    valid = [i for i, v in enumerate(validations) if v is not None and v.task is not None]
+    tries = [solve_prompt(ctx, proposals[i].task_type, validations[i].task) for i in valid]  # type: ignore[union-attr, arg-type]
+    per_try = generate(ctx, tries, ctx.cfg.selfplay.mc_samples, timer)
+    attempts = [a for rs in per_try for a in rs if a.completion is not None]
+    verdicts = iter(verify(ctx, attempts, timer))
+    rates: list[float | None] = [None] * len(proposals)
+    out = list(validations)
+    for i, rs in zip(valid, per_try):
+        if rs[0].completion is None:
+            out[i] = Validation(None, "prompt_too_long")
             continue
-        rate_of[id(r)] = sum(h) / len(h)
-    return [rate_of.get(id(r)) for r in proposals], attempts
+        hits = [rewards.solved(parse.format_ok(a.text), v is not None and v.correct) for a, v in zip(rs, verdicts)]
+        rates[i] = sum(hits) / len(hits)
+    return rates, out, attempts
 
 
-def verify(ctx: SelfPlayContext, solvers: Sequence[Rollout]) -> None:
-    live = [r for r in solvers if r.completion is not None]
-    answers = [parse.parse_answer(r.task_type, r.text) for r in live]
-    for r, v in zip(live, verify_answers([r.task for r in live], answers, ctx.executor)):
-        r.verdict = v
+def verify(ctx: SelfPlayContext, solvers: Sequence[Rollout], timer: PhaseTimer) -> list[Verdict | None]:
+    """One Verdict per answer (None for a dropped prompt)."""
+    live = [i for i, r in enumerate(solvers) if r.completion is not None]
+    answers = [parse.parse_answer(solvers[i].task_type, solvers[i].text) for i in live]
+    out: list[Verdict | None] = [None] * len(solvers)
+    with timer.phase("executor"):
+        for i, v in zip(live, verify_answers([solvers[i].task for i in live], answers, ctx.executor)):  # type: ignore[misc]
+            out[i] = v
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# rewards, oversight, update, reporting
+# rewards, oversight, update
 
 
-def score_proposal(ctx: SelfPlayContext, r: Rollout, solve_rate: float | None, stats: RoleStats) -> None:
-    if r.completion is None or r.validation is None:
-        return
+def proposer_reward(ctx: SelfPlayContext, r: Rollout, v: Validation | None, solve_rate: float | None) -> float | None:
+    """Paper Eq. 4 with the format shaping of Eq. 6; None for a dropped prompt (nothing to train)."""
+    if r.completion is None or v is None:
+        return None
     sp = ctx.cfg.selfplay
-    fmt = parse.format_ok(r.text)
-    learn = rewards.learnability(solve_rate, sp.learnability) if r.validation.valid else None
-    r.reward = rewards.proposer_reward(r.validation.valid, fmt, learn or 0.0, sp)
-    program = r.validation.task.program if r.validation.task and r.task_type is not TaskType.INDUCTION else ""
-    stats.proposal(
-        r.task_type,
-        format_ok=fmt,
-        reason=r.validation.reason,
-        reward=r.reward,
-        response_len=len(r.completion.token_ids),
-        program=program,
-        solve_rate=solve_rate,
-        learnability=learn,
-    )
+    learn = rewards.learnability(solve_rate, sp.learnability) if v.valid else 0.0
+    return rewards.proposer_reward(v.valid, parse.format_ok(r.text), learn, sp)
 
 
-def score_answer(ctx: SelfPlayContext, r: Rollout, stats: RoleStats) -> None:
-    if r.completion is None or r.verdict is None:
-        return
-    fmt = parse.format_ok(r.text)
-    fraction = r.verdict.fraction if r.task_type is TaskType.INDUCTION else None
-    r.reward = rewards.solver_reward(fmt, r.verdict.correct, fraction, ctx.cfg.selfplay)
-    answer = parse.parse_answer(r.task_type, r.text)
-    program = answer.text if r.task_type is TaskType.INDUCTION and isinstance(answer, parse.Answer) else ""
-    stats.answer(
-        r.task_type,
-        format_ok=fmt,
-        correct=r.verdict.correct,
-        reward=r.reward,
-        response_len=len(r.completion.token_ids),
-        program=program,
-    )
+def solver_reward(ctx: SelfPlayContext, r: Rollout, v: Verdict | None) -> float | None:
+    """Paper Eq. 5 with the format shaping of Eq. 6; None for a dropped prompt."""
+    if r.completion is None or v is None:
+        return None
+    fraction = v.fraction if r.task_type is TaskType.INDUCTION else None
+    return rewards.solver_reward(parse.format_ok(r.text), v.correct, fraction, ctx.cfg.selfplay)
 
 
-def scan(ctx: SelfPlayContext, rollouts: Sequence[Rollout], step_no: int) -> list[Any]:
+def scan(
+    ctx: SelfPlayContext, rollouts: Sequence[Rollout], validations: Sequence[Validation | None], step_no: int
+) -> list[Any]:
     if ctx.monitor is None:
         return []
     flags: list[Any] = []
-    for r in rollouts:
+    for r, v in zip(rollouts, validations):
         if r.completion is None:
             continue
-        rejection = r.validation.detail or r.validation.reason if r.validation and not r.validation.valid else None
+        rejection = v.detail or v.reason if v is not None and not v.valid else None
         flags += ctx.monitor.scan(r.text, step=step_no, task_type=r.task_type, role=r.role, rejection=rejection)
     return flags
 
 
-def to_sample(r: Rollout, step_no: int, index: int) -> Sample:
-    assert r.completion is not None
-    group = f"{step_no}/{r.task_type.value}/{r.role.value}/{index}"
-    return Sample(r.task_type, r.role, r.completion, r.reward, group)
+def samples_of(rollouts: Sequence[Rollout], rewards_: Sequence[float | None], step_no: int) -> list[Sample]:
+    """The trainable samples: every scored response; a prompt's samples share its prompt group."""
+    return [
+        Sample(r.task_type, r.role, r.completion, reward, f"{step_no}/{r.task_type.value}/{r.role.value}/{r.group}")
+        for r, reward in zip(rollouts, rewards_)
+        if r.completion is not None and reward is not None
+    ]
 
 
-def update(ctx: SelfPlayContext, samples: Sequence[Sample], timer: PhaseTimer) -> dict[str, float]:
-    """TRR++ (or the configured estimator) over all samples, then one learner update if there is a learner."""
-    algo = ctx.cfg.algo
-    adv = advantages.compute(
-        algo.advantage,
-        [s.reward for s in samples],
-        [(s.task_type.value, s.role.value) for s in samples],
-        [s.prompt_group for s in samples],
-        [len(s.completion.token_ids) for s in samples],
-        algo.stats,
-    )
+def update(
+    ctx: SelfPlayContext, samples: Sequence[Sample], adv: Sequence[float], timer: PhaseTimer
+) -> dict[str, float]:
+    """One learner update, if there is a learner; the rollout backend sleeps through it."""
     if ctx.learner is None or not samples:
         return {}
     with timer.phase("update"):
         ctx.rollout.sleep()  # vLLM frees its KV cache for the update; a no-op for in-process backends
         try:
-            result = ctx.learner.update(samples, [float(a) for a in adv])
+            result = ctx.learner.update(samples, adv)
         finally:
             ctx.rollout.wake_up()
     return {f"update/{k}": float(v) for k, v in result.items()}
-
-
-def generated_tokens(rollouts: Sequence[Rollout]) -> int:
-    return sum(len(r.completion.token_ids) for r in rollouts if r.completion is not None)
-
-
-def drop_counts(rollouts: Sequence[Rollout]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for r in rollouts:
-        if r.completion is None:
-            key = f"{r.task_type.value}/{r.role.value}/dropped_prompts"
-            out[key] = out.get(key, 0.0) + 1.0
-    return out
-
-
-def inspection_samples(rollouts: Sequence[Rollout], per_group: int) -> list[dict]:
-    """The first `per_group` responses of each task type x role, as plain dicts."""
-    seen: dict[tuple[str, str], int] = {}
-    out = []
-    for r in rollouts:
-        key = (r.task_type.value, r.role.value)
-        if r.completion is None or seen.get(key, 0) >= per_group:
-            continue
-        seen[key] = seen.get(key, 0) + 1
-        rec: dict[str, Any] = {"type": key[0], "role": key[1], "response": r.text, "reward": r.reward}
-        if r.validation is not None:
-            rec |= {"valid": r.validation.valid, "reason": r.validation.reason, "detail": r.validation.detail}
-            if r.validation.task is not None:
-                rec["task"] = r.validation.task.to_json()
-        if r.verdict is not None:
-            rec |= {
-                "correct": r.verdict.correct,
-                "fraction": r.verdict.fraction,
-                "reason": r.verdict.reason,
-                "task": r.task.to_json() if r.task else None,
-            }
-        out.append(rec)
-    return out

@@ -74,6 +74,7 @@ def build(
     from azr.buffer import TaskBuffers
     from azr.executor import Executor
     from azr.rollout import make_backend
+    from azr.seeds import load_seed_files
     from azr.selfplay import SelfPlayContext
     from azr.tasks import prompts
 
@@ -112,7 +113,7 @@ def build(
         # Only rank 0 persists the buffers; the others hold the same tasks in memory.
         buffers = TaskBuffers(run_dir if w.main else None, cfg, upto_step=upto_step)
         if upto_step is None and cfg.selfplay.seed_files:
-            buffers.load_seeds(list(cfg.selfplay.seed_files), executor, cfg)
+            load_seed_files(buffers, list(cfg.selfplay.seed_files), executor, cfg)
         if dist_active():
             from azr.dist import comm
 

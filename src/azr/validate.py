@@ -1,4 +1,4 @@
-"""Proposals -> valid `Task`s or named rejections, through the executor (paper §3.3.3, azr-reference §4).
+"""Proposals -> valid `Task`s or named rejections, through the executor (paper §3.3.3; docs/environment.md).
 
 Checks, in this order; the first failing one names the rejection (every name is in `REJECTION_REASONS`):
 1. format / parse: `no_answer`, `no_code_block`, `no_input_block`, `wrong_input_count`, `no_message`,
@@ -26,16 +26,20 @@ rule is not reproduced: the sandbox gives programs no stdin.
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
-from azr.buffer import TaskBuffers, normalize_input, quiet_parse, task_key
 from azr.config import Config
 from azr.executor import policy, values
 from azr.executor.types import ExecRequest, ExecResult, Status
+from azr.executor.values import parse_quietly
+from azr.tasks.identity import normalize_input, task_key
 from azr.tasks.parse import ParseFailure, Proposal
 from azr.tasks.types import Task, TaskType
-from azr.verify import call_args, run_retrying
+from azr.verify import STATUS_REASON, Executes, call_args, run_retrying
+
+Known = Callable[[Task], bool]
+"""Membership predicate: is this task already buffered? (`TaskBuffers.contains`; None = nothing is.)"""
 
 PROPOSAL_PARSE_REASONS = ("no_answer", "no_code_block", "no_input_block", "wrong_input_count", "no_message")
 """The parse failures a proposal can have (`empty_answer`/`no_output_block` only concern solver answers)."""
@@ -56,15 +60,6 @@ REJECTION_REASONS: tuple[str, ...] = (
 """The closed set of rejection names (`prompt_too_long` is set by `selfplay` when the MC solver prompt of a
 proposal exceeds `rollout.max_prompt_tokens`: such a task could never be solved, so it is not buffered)."""
 
-_STATUS_REASON = {
-    Status.ERROR: "error",
-    Status.TIMEOUT: "timeout",
-    Status.MEMORY: "memory",
-    Status.CRASHED: "crashed",
-    Status.SANDBOX_ERROR: "sandbox_error",
-    Status.POLICY_REJECTED: "policy",
-    Status.OUTPUT_LIMIT: "output_not_plain",
-}
 _LEAK_LINE_CHARS = 16
 
 
@@ -82,12 +77,18 @@ class Validation:
         return self.task is not None
 
 
+def _module(program: str) -> ast.Module:
+    tree = parse_quietly(program, "exec")
+    assert isinstance(tree, ast.Module)  # what mode "exec" returns
+    return tree
+
+
 def check_program(program: str, max_chars: int) -> tuple[str, str] | None:
     """Static checks of a program text: (reason, detail) or None."""
     if len(program) > max_chars:
         return "too_long", f"{len(program)} chars"
     try:
-        tree = quiet_parse(program)
+        tree = _module(program)
     except Exception as e:  # SyntaxError, ValueError (null bytes), RecursionError
         return "syntax", f"{type(e).__name__}: {e}"[:200]
     functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
@@ -107,7 +108,7 @@ def check_program(program: str, max_chars: int) -> tuple[str, str] | None:
 
 def top_level_imports(program: str) -> tuple[str, ...]:
     try:
-        tree = quiet_parse(program)
+        tree = _module(program)
     except Exception:
         return ()
     return tuple(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
@@ -125,7 +126,7 @@ def _run_reason(results: Sequence[ExecResult]) -> tuple[str, str] | None:
     nondet = [r for r in results if r.status is Status.ERROR and (r.error or "").startswith("NonDeterministic")]
     for r in results:
         if not r.ok and all(r is not n for n in nondet) and r.status is not Status.OUTPUT_LIMIT:
-            return _STATUS_REASON.get(r.status, "error"), (r.error or "")[:200]
+            return STATUS_REASON.get(r.status, "error"), (r.error or "")[:200]
     for r in results:
         if r.status is Status.OUTPUT_LIMIT:
             return "output_not_plain", (r.error or "")[:200]
@@ -142,7 +143,7 @@ def _run_reason(results: Sequence[ExecResult]) -> tuple[str, str] | None:
 
 
 def validate_tasks(
-    candidates: Sequence[Task], executor, buffers: TaskBuffers | None, step: int, cfg: Config
+    candidates: Sequence[Task], executor: Executes, known: Known | None, step: int, cfg: Config
 ) -> list[Validation]:
     """Validate candidate tasks (program + inputs; recorded outputs are ignored and recomputed). All executions
     of the batch go to the executor in one `run_checked` call."""
@@ -159,7 +160,7 @@ def validate_tasks(
         to_run.append(i)
     requests = [ExecRequest(candidates[i].program, tuple(candidates[i].inputs)) for i in to_run]
     results = run_retrying(executor.run_checked, requests)
-    seen: set = set()
+    seen: set[Hashable] = set()
     for i, res in zip(to_run, results):
         c = candidates[i]
         bad = _run_reason(res)
@@ -177,13 +178,13 @@ def validate_tasks(
             source=c.source,
         )
         key = task_key(task)
-        if key in seen or (buffers is not None and buffers.contains(task)):
+        if key in seen or (known is not None and known(task)):
             out[i] = Validation(None, "duplicate")
             continue
         if c.type is TaskType.INDUCTION:
-            bad = _induction_reason(task)
-            if bad is not None:
-                out[i] = Validation(None, bad)
+            why = _induction_reason(task)
+            if why is not None:
+                out[i] = Validation(None, why)
                 continue
         seen.add(key)
         out[i] = Validation(task, None)
@@ -202,7 +203,7 @@ def _induction_reason(task: Task) -> str | None:
 
 
 def validate_candidates(
-    items: Sequence[Task | ParseFailure], executor, buffers: TaskBuffers | None, step: int, cfg: Config
+    items: Sequence[Task | ParseFailure], executor: Executes, known: Known | None, step: int, cfg: Config
 ) -> list[Validation]:
     """Candidates of any task types (parse failures pass through as rejections) -> one Validation each, with one
     executor call for the whole batch."""
@@ -211,7 +212,8 @@ def validate_candidates(
     for i, it in enumerate(items):
         if isinstance(it, ParseFailure):
             out[i] = Validation(None, it.reason)
-    for i, v in zip(index, validate_tasks([items[i] for i in index], executor, buffers, step, cfg)):  # type: ignore[misc]
+    tasks = [it for it in items if not isinstance(it, ParseFailure)]
+    for i, v in zip(index, validate_tasks(tasks, executor, known, step, cfg)):
         out[i] = v
     return [v for v in out if v is not None]
 
@@ -229,12 +231,12 @@ def as_candidate(
 def validate_proposals(
     task_type: TaskType,
     proposals: Sequence[Proposal | ParseFailure],
-    executor,
-    buffers: TaskBuffers | None,
+    executor: Executes,
+    known: Known | None,
     step: int,
     cfg: Config,
 ) -> list[Validation]:
     """Parsed proposals of one task type -> one Validation each. Induction proposals must carry the program they
     were given (`Proposal.program`; or build candidates with `as_candidate(type, parsed, given)`)."""
     items = [as_candidate(task_type, p) for p in proposals]
-    return validate_candidates(items, executor, buffers, step, cfg)
+    return validate_candidates(items, executor, known, step, cfg)

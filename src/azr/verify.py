@@ -21,8 +21,9 @@ All executions of one call go to the executor in one batch. Verification does no
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from azr.executor import values
 from azr.executor.types import ExecRequest, ExecResult, Status
@@ -48,7 +49,7 @@ VERDICT_REASONS = (
 )
 """Why an answer was not correct (besides the parse failure names of `azr.tasks.parse`)."""
 
-_STATUS_REASON = {
+STATUS_REASON: dict[Status, str] = {
     Status.ERROR: "error",
     Status.TIMEOUT: "timeout",
     Status.MEMORY: "memory",
@@ -57,6 +58,23 @@ _STATUS_REASON = {
     Status.OUTPUT_LIMIT: "output_not_plain",
     Status.SANDBOX_ERROR: "sandbox_error",
 }
+"""The one table from a failed execution's status to the reason name, for verdicts and validation rejections."""
+
+
+class Executes(Protocol):
+    """What the environment needs from the executor (`azr.executor.Executor`, or a test double)."""
+
+    def run(self, requests: Sequence[ExecRequest]) -> list[list[ExecResult]]:
+        """One result per input of each request, in order."""
+        ...
+
+    def run_checked(self, requests: Sequence[ExecRequest]) -> list[list[ExecResult]]:
+        """`run` twice in processes with different hash seeds; inputs whose results differ become
+        `ExecResult(Status.ERROR, error="NonDeterministic: ...")`."""
+        ...
+
+
+Run = Callable[[Sequence[ExecRequest]], list[list[ExecResult]]]
 
 
 @dataclass(frozen=True)
@@ -110,7 +128,7 @@ def program_names(program: str) -> frozenset[str]:
         tree = values.parse_quietly(program, "exec")
     except Exception:
         return frozenset(names)
-    stack: list[ast.AST] = list(tree.body)
+    stack: list[ast.AST] = list(ast.iter_child_nodes(tree))  # the module body
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -134,7 +152,7 @@ def uses_names(text: str, names: frozenset[str]) -> bool:
     return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(tree))
 
 
-def run_retrying(run, requests: Sequence[ExecRequest]) -> list[list[ExecResult]]:
+def run_retrying(run: Run, requests: Sequence[ExecRequest]) -> list[list[ExecResult]]:
     """`executor.run`/`run_checked` once more for the requests that came back with a SANDBOX_ERROR: that status
     means the executor itself failed and the program's behaviour is unknown, so it must not be scored as the
     program's fault when a retry can tell."""
@@ -165,7 +183,7 @@ def _with_imports(program: str, imports: Sequence[str]) -> str:
 
 def _compare(gold: str, result: ExecResult, equality: str) -> Verdict:
     if not result.ok:
-        return Verdict(False, 0.0, _STATUS_REASON.get(result.status, "error"))
+        return Verdict(False, 0.0, STATUS_REASON.get(result.status, "error"))
     return Verdict(True, 1.0) if same_output(gold, result.output, equality) else WRONG
 
 
@@ -183,7 +201,7 @@ def _deduction_literal(task: Task, text: str, equality: str) -> Verdict | None:
 
 
 def verify_answers(
-    tasks: Sequence[Task], answers: Sequence[Answer | ParseFailure], executor, equality: str = "strict"
+    tasks: Sequence[Task], answers: Sequence[Answer | ParseFailure], executor: Executes, equality: str = "strict"
 ) -> list[Verdict]:
     """One verdict per (task, answer) pair, answers compared under `equality` (`strict` or `official`)."""
     if equality not in EQUALITY:

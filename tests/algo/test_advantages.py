@@ -116,3 +116,24 @@ def test_vectorised_matches_loop(seed: int, stats: str) -> None:
     fast = whiten_by_group(r, groups, w, 1e-6)
     slow = whiten_by_group_loop(r, groups, w, 1e-6)
     assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_per_prompt_estimators_refuse_singleton_groups_in_the_config() -> None:
+    """`algo.advantage=grpo|rloo` with one sample per prompt trains nothing; the config says why."""
+    from azr.config import ConfigError, load_config
+
+    for name in ("grpo", "rloo"):
+        with pytest.raises(ConfigError, match="selfplay.group_size >= 2.*every advantage is 0"):
+            load_config(None, [f"algo.advantage={name}"])
+        assert load_config(None, [f"algo.advantage={name}", "selfplay.group_size=4"]).selfplay.group_size == 4
+    with pytest.raises(ConfigError, match="multiple of selfplay.group_size"):
+        load_config(None, ["selfplay.batch_size=6", "selfplay.group_size=4"])
+
+
+def test_all_equal_is_the_whitening_degenerate_rule() -> None:
+    from azr.algo.advantages import all_equal
+
+    assert all_equal([1.0]) and all_equal([0.5, 0.5, 0.5]) and not all_equal([0.5, 0.5, 1.0])
+    r = torch.tensor([0.5, 0.5, 1.0, 2.0, 2.0])
+    adv = whiten_by_group(r, torch.tensor([0, 0, 1, 2, 2]), torch.ones(5, dtype=torch.float64), 1e-6)
+    assert adv.tolist() == [0.0] * 5  # each group is degenerate by that rule

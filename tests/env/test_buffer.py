@@ -8,7 +8,8 @@ from collections import Counter
 
 from envhelpers import small_cfg
 
-from azr.buffer import TaskBuffers, task_key, zero_tasks
+from azr.buffer import TaskBuffers, zero_tasks
+from azr.tasks.identity import task_key
 from azr.tasks.types import Task, TaskType
 
 D, A, IND = TaskType.DEDUCTION, TaskType.ABDUCTION, TaskType.INDUCTION

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from envhelpers import small_cfg
 
 from azr.buffer import zero_tasks
+from azr.executor import policy
 from azr.tasks import prompts
 from azr.tasks.parse import format_ok, parse_answer, parse_proposal
 from azr.tasks.types import Task, TaskType
+from azr.validate import OUTPUT_REASONS, PROGRAM_REASONS, RUN_REASONS
 
 
 class FakeChatTokenizer:
@@ -88,3 +92,39 @@ def test_prefilled_answer_skeleton_round_trips_through_the_parser():
     solve = prompts.solver_messages(zero_tasks()[0], cfg)
     answer = prompts.response_prefix(solve) + "'Hello world'\n```\n</answer>"
     assert parse_answer(TaskType.DEDUCTION, answer).text == "'Hello world'"
+
+
+def _named(name: str, text: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) is not None
+
+
+@pytest.mark.parametrize("t", [TaskType.DEDUCTION, TaskType.ABDUCTION])
+def test_proposer_prompt_names_every_rule_the_validator_applies(t):
+    """A proposer is penalised (-1) for every rejection; each rule must be in its prompt, the policy's lists word
+    for word (generated from them), and the length limit."""
+    cfg = small_cfg("selfplay.max_program_chars=1234")
+    user = prompts.proposer_messages(t, _refs(2), None, cfg)[0]["content"]
+    rules = prompts.program_rules(cfg, proposer=True)
+    # every reason a well-formatted proposal's program can be rejected for (sandbox_error is the executor's own
+    # failure and is retried, not the program's fault)
+    program_reasons = {*PROGRAM_REASONS, *RUN_REASONS, *OUTPUT_REASONS, "duplicate"} - {"sandbox_error"}
+    assert program_reasons == set(rules)
+    assert all(text in user for text in rules.values())
+    lists = policy.FORBIDDEN_MODULES | policy.FORBIDDEN_CALLS | policy.SHADOWABLE_CALLS | policy.FORBIDDEN_NAMES
+    missing = [n for n in sorted(lists | policy.FORBIDDEN_ATTRS) if not _named(n, user)]
+    assert missing == [] and "relative imports" in user
+    assert "at most 1234 characters" in user and "1234" not in prompts.proposer_messages(t, [], None, small_cfg())[0]["content"]
+
+
+def test_induction_prompts_name_the_rules_for_inputs_and_programs():
+    cfg = small_cfg()
+    given = zero_tasks()[0]
+    proposer = prompts.proposer_messages(TaskType.INDUCTION, [], given, cfg)[0]["content"]
+    names = policy.FORBIDDEN_CALLS | policy.SHADOWABLE_CALLS | policy.FORBIDDEN_NAMES | policy.FORBIDDEN_ATTRS
+    assert all(_named(n, proposer) for n in names)  # inputs are checked by the same policy
+    assert "different inputs" in proposer and "not None" in proposer and "must not contain the program" in proposer
+    # the induction solver writes a program: the program rules apply, the proposer-only ones do not
+    task = Task(TaskType.INDUCTION, given.program, ("1", "2"), ("1", "2"), message="identity")
+    solver = prompts.solver_messages(task, cfg)[0]["content"]
+    assert all(text in solver for text in prompts.program_rules(cfg, proposer=False).values())
+    assert "characters" not in solver

@@ -6,11 +6,12 @@ from envhelpers import small_cfg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from azr.buffer import normalize_program, task_key, zero_tasks
+from azr.buffer import zero_tasks
 from azr.rollout.base import SamplingParams, prompt_seeds, stop_end
 from azr.rollout.library import LIBRARY
 from azr.rollout.scripted import ScriptedBackend
 from azr.tasks import prompts
+from azr.tasks.identity import normalize_program, task_key
 from azr.tasks.parse import Answer, Proposal, format_ok, parse_answer, parse_proposal
 from azr.tasks.types import Task, TaskType
 from azr.validate import check_program, message_leaks_program, validate_tasks

@@ -10,6 +10,7 @@ from envhelpers import data_path, small_cfg
 
 from azr.buffer import TaskBuffers
 from azr.cli import main
+from azr.seeds import load_seed_files
 from azr.tasks.records import TaskFileError, read_task_file
 from azr.tasks.types import TaskType
 from azr.validate import REJECTION_REASONS, validate_tasks
@@ -38,7 +39,7 @@ def test_shipped_seed_files_validate(executor, name):
 def test_seed_loading_fills_both_deduction_and_abduction(executor, tmp_path):
     cfg = small_cfg()
     b = TaskBuffers(tmp_path, cfg)
-    counts = b.load_seeds([data_path("azr_seeds", "7b_coder_seed_io.jsonl")], executor, cfg)
+    counts = load_seed_files(b, [data_path("azr_seeds", "7b_coder_seed_io.jsonl")], executor, cfg)
     assert counts["valid"] > 200 and b.size(TaskType.DEDUCTION) == b.size(TaskType.ABDUCTION)
     assert b.size(TaskType.DEDUCTION) == counts["valid"]  # line 1 duplicates the zero triplet
     assert all(
@@ -46,7 +47,7 @@ def test_seed_loading_fills_both_deduction_and_abduction(executor, tmp_path):
     )
     # A resumed run does not load the same file twice.
     again = TaskBuffers(tmp_path, cfg)
-    assert again.load_seeds([data_path("azr_seeds", "7b_coder_seed_io.jsonl")], executor, cfg) == {}
+    assert load_seed_files(again, [data_path("azr_seeds", "7b_coder_seed_io.jsonl")], executor, cfg) == {}
     assert again.sizes() == b.sizes()
 
 

@@ -213,3 +213,49 @@ def test_generation_memory_is_released_around_the_update(executor):
     log.clear()
     step(make_ctx(executor, "rollout.prefill_answer=true", backend=CallLog(log, seed=0, script=SCRIPT)), 1)
     assert log == [("generate", "")] * 3  # the prefilled skeleton is past </think>; no learner, no update
+
+
+def test_a_correct_answer_in_a_broken_format_is_a_miss(executor):
+    """Docs: a format error is a miss in the Monte-Carlo solve rate (the same response as a trained solver sample
+    gets -1); a well-formatted correct try is a hit."""
+    script = {**SCRIPT, ("deduction", "solve"): ["unformatted_correct", "correct", "unformatted_correct", "correct"]}
+    out = step(make_ctx(executor, backend=ScriptedBackend(seed=0, script=script)), 1)
+    m = out.metrics
+    assert m["deduction/propose/solve_rate"] == 0.5  # one hit of two correct answers: not 1.0
+    assert rewards_by_group(out)[("deduction", "propose")] == [0.5, -1.0]  # learnability 1 - 1/2
+    assert rewards_by_group(out)[("deduction", "solve")] == [-1.0, 1.0]
+    assert m["deduction/solve/solve_rate"] == 0.5 and m["deduction/solve/format_error_rate"] == 0.5
+
+
+def test_advantage_statistics_show_a_dead_signal(executor):
+    out = step(make_ctx(executor, learner=RecordingLearner()), 1)
+    m = out.metrics
+    for t in ("deduction", "abduction", "induction"):
+        for role in ("propose", "solve"):
+            p = f"{t}/{role}/"
+            assert m[p + "adv_abs_mean"] == pytest.approx(0.5**0.5, abs=1e-4)
+            assert m[p + "adv_std"] == pytest.approx(0.5**0.5, abs=1e-4) and m[p + "adv_zero_frac"] == 0.0
+    assert m["adv/degenerate_groups"] == 0.0
+    # both deduction answers correct: equal rewards, nothing to prefer, every advantage of the group is 0
+    script = {**SCRIPT, ("deduction", "solve"): ["correct"] * 4}
+    m = step(make_ctx(executor, backend=ScriptedBackend(seed=0, script=script)), 1).metrics
+    assert m["deduction/solve/adv_zero_frac"] == 1.0 and m["deduction/solve/adv_abs_mean"] == 0.0
+    assert m["adv/degenerate_groups"] == pytest.approx(1 / 6)
+
+
+def test_grpo_trains_on_groups_of_samples_of_one_prompt(executor):
+    """`selfplay.group_size=2`: B=2 proposals per type from one prompt, B=2 answers per type to one task; GRPO
+    whitens within those prompt groups, so the advantages are not all 0 (with singletons they were)."""
+    learner = RecordingLearner()
+    ctx = make_ctx(executor, "selfplay.group_size=2", "algo.advantage=grpo", learner=learner)
+    out = step(ctx, 1)
+    ((samples, adv),) = learner.calls
+    assert rewards_by_group(out) == EXPECTED  # the same script, now as two samples of one prompt per group
+    groups: dict = {}
+    for s in samples:
+        groups.setdefault(s.prompt_group, []).append(s)
+    assert len(groups) == 6 and all(len(g) == 2 and len({(s.task_type, s.role) for s in g}) == 1 for g in groups.values())
+    assert all(abs(a) == pytest.approx(0.5**0.5, abs=1e-4) for a in adv)
+    assert out.metrics["adv/degenerate_groups"] == 0.0
+    # the two answers of a group answer the same task; the two proposals saw the same prompt
+    assert all(len({s.completion.prompt for s in g}) == 1 for g in groups.values())

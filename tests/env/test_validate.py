@@ -28,7 +28,7 @@ def cand(program: str, *inputs: str, t: TaskType = D, message: str = "") -> Task
 def reason_of(executor, task: Task, **kw) -> str | None:
     cfg = small_cfg(*kw.get("overrides", ()))
     buffers = TaskBuffers(None, cfg)
-    return validate_tasks([task], executor, buffers, 1, cfg)[0].reason
+    return validate_tasks([task], executor, buffers.contains, 1, cfg)[0].reason
 
 
 # (reason, candidate) pairs reached through validate_tasks

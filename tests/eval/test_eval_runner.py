@@ -181,3 +181,21 @@ def test_progress_is_printed_as_lines_when_stderr_is_not_a_terminal(
     assert lines[0].startswith("gsm8k: 0/20") and lines[-1].startswith("gsm8k: 20/20")
     assert 3 <= len(lines) <= 12  # a line per tenth, not one per batch of 2
     assert "items/s" in lines[-1]
+
+
+@pytest.mark.parametrize("template, prefill, expected", [("azr", False, "</think>"), ("azr", True, ""), ("plain", False, "")])
+def test_the_azr_template_stops_only_at_an_answer_after_the_reasoning(
+    executor, data_dir: Path, template: str, prefill: bool, expected: str
+) -> None:
+    """An `</answer>` drafted inside <think> must not end an eval response either (`SamplingParams.stop_after`)."""
+    seen = []
+
+    class Recording(ScriptedEvalBackend):
+        def generate(self, prompts, params, n=1):
+            seen.append(params.stop_after)
+            return super().generate(prompts, params, n)
+
+    backend = Recording({})  # junk answers: only the sampling parameters matter here
+    settings = EvalSettings(benchmarks=("cruxeval-o",), limit=2, template=template, prefill_answer=prefill)
+    evaluate(backend, _render, executor, settings, data_dir=data_dir)
+    assert seen and set(seen) == {expected}

@@ -41,8 +41,13 @@ def metrics_line(step: int, rng: random.Random, with_eval: bool = True) -> dict:
         m[f"{t}/solve/reward_mean"] = rng.random() - 0.25
         m[f"{t}/solve/response_len_mean"] = 200 + 10 * step + rng.random()
         m[f"buffer/{t}"] = 4 + 3 * step
+        for r in ("propose", "solve"):
+            m[f"{t}/{r}/adv_abs_mean"] = rng.random()
+            m[f"{t}/{r}/adv_std"] = rng.random()
+            m[f"{t}/{r}/adv_zero_frac"] = rng.randint(0, 8) / 8
     for phase in ("generate", "executor", "update", "other", "total"):
         m[f"timing/{phase}"] = rng.random() * 10
+    m["adv/degenerate_groups"] = rng.randint(0, 6) / 6
     m["update/loss"] = rng.random()
     m["update/grad_norm"] = rng.random() * 3
     m["oversight/flags"] = 1 if step == 3 else 0

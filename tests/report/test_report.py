@@ -99,13 +99,16 @@ def test_report_on_synthetic_run(full_run: Path) -> None:
     page = parse(html)
     check_images(page, out)
     assert {i["data-file"] for i in page.images} == {"curves.png", "buffers.png", "complexity.png", "diversity.png",
-                                                     "rejections.png", "eval.png", "oversight.png"}
+                                                     "rejections.png", "eval.png", "oversight.png", "advantages.png"}
     n = check_numbers(page, full_run)
     last = metrics_by_step(full_run)[6]
     summary = {c["data-key"] for c in page.cells if c.get("data-step") == "6"}
     # every per task x role number of the last step that the summary has a column for is shown
     expected = {k for k in last if k.count("/") == 2 and k.split("/")[2] in SUMMARY_COLUMNS}
     assert expected <= summary and n > len(expected)
+    # the learning signal: every advantage statistic of the last step, and the degenerate-group share
+    adv = {k for k in last if k.startswith("adv/") or k.rsplit("/", 1)[-1].startswith("adv_")}
+    assert len(adv) == 19 and adv <= summary and "adv_zero_frac" in page.text_by_id["advantage-table"]
     # evaluation at every evaluated step
     evals = {(c["data-key"], c["data-step"]) for c in page.cells if c["data-key"].startswith("eval/")}
     assert ("eval/cruxeval-o/score", "2") in evals and ("eval/cruxeval-i/score", "4") in evals

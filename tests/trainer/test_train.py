@@ -52,6 +52,11 @@ def test_scripted_steps_end_to_end(tmp_path: Path) -> None:
         "timing/other",
         "timing/total",
         "buffer/deduction",
+        "deduction/propose/adv_abs_mean",
+        "abduction/solve/adv_std",
+        "induction/solve/adv_zero_frac",
+        "adv/degenerate_groups",
+        "rollout/tokens",
     ):
         assert key in metrics[-1], key
     assert (
@@ -177,6 +182,11 @@ def test_tensorboard_writer(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     train(scripted("trainer.steps=1", "trainer.tensorboard=true"), tmp_path / "r", console=QUIET)
     assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set(EventAccumulator(str(tmp_path / "r" / "tensorboard")).Reload().Tags()["scalars"])
+    # a dead learning signal is visible there too
+    assert {"adv/degenerate_groups", "deduction/solve/adv_zero_frac", "induction/propose/adv_abs_mean"} <= tags
 
 
 def test_oversight_counts_are_logged_every_step(tmp_path: Path) -> None:

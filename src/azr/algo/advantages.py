@@ -75,6 +75,18 @@ def whiten_by_group(rewards: torch.Tensor, groups: torch.Tensor, weights: torch.
     return torch.where(degenerate[groups], torch.zeros_like(adv), adv).to(torch.float32)
 
 
+def all_equal(rewards: Sequence[float]) -> bool:
+    """The degenerate-group rule of the whitening: fewer than two rewards, or a variance that is pure rounding
+    noise. Such a group's whitened advantages are all 0 (nothing to prefer within it)."""
+    r = [float(x) for x in rewards]
+    if len(r) < 2:
+        return True
+    mu = sum(r) / len(r)
+    var = sum((x - mu) ** 2 for x in r) / (len(r) - 1)
+    scale = max(abs(x) for x in r)
+    return var <= _ZERO_VAR * (1.0 + scale * scale)
+
+
 def whiten_by_group_loop(
     rewards: torch.Tensor, groups: torch.Tensor, weights: torch.Tensor, eps: float
 ) -> torch.Tensor:

@@ -179,7 +179,11 @@ class SelfPlayConfig:
     train_propose: bool = True
     """Include proposer samples in the update ('Train Solver Only' ablation when false)."""
     max_program_chars: int = 4000
-    """Longest accepted program text."""
+    """Longest accepted program text (the proposer prompt states it)."""
+    group_size: int = 1
+    """G: samples per prompt. Each task type's B proposals come from B/G proposer prompts and its B solver answers
+    from B/G tasks, G samples each, all trained; a prompt's samples form the prompt group that `algo.advantage=grpo`
+    and `rloo` need (>= 2). 1 (paper, official code) samples every prompt once."""
 
     def __post_init__(self) -> None:
         _check(len(self.task_types) > 0, "selfplay.task_types must not be empty")
@@ -198,6 +202,8 @@ class SelfPlayConfig:
         _check(self.seed_rounds > 0, "selfplay.seed_rounds must be > 0")
         _one_of("selfplay.solver_reward", self.solver_reward, ("binary", "fraction"))
         _check(self.max_program_chars > 0, "selfplay.max_program_chars must be > 0")
+        _check(self.group_size >= 1, "selfplay.group_size must be >= 1")
+        _check(self.batch_size % self.group_size == 0, "selfplay.batch_size must be a multiple of selfplay.group_size")
 
 
 @dataclass(frozen=True)
@@ -398,6 +404,13 @@ class Config:
 
     def __post_init__(self) -> None:
         _reject_non_finite(self, "")
+        # Per-prompt estimators whiten within a prompt's samples: with one sample per prompt every group is a
+        # singleton and every advantage is exactly 0, so the run would train nothing but the entropy term.
+        _check(
+            self.algo.advantage not in ("grpo", "rloo") or self.selfplay.group_size >= 2,
+            f"algo.advantage={self.algo.advantage} needs selfplay.group_size >= 2: it compares the samples of one "
+            "prompt, and with one sample per prompt every advantage is 0 (nothing is trained)",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))

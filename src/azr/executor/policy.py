@@ -4,7 +4,7 @@ What it covers
     * Imports of forbidden modules, matched on *every* dotted component of the module path (so
       ``import os.path``, ``from os import path``, ``import numpy.random`` and ``import os as o`` are all
       caught; the official filter's dotted entries such as ``os.sys`` never matched anything). Relative
-      imports are refused. The list starts from the paper's (azr-reference.md §4.2) and adds modules that
+      imports are refused. The list starts from the paper's (App. B, Fig. 10) and adds modules that
       reach the OS, the interpreter internals or nondeterminism.
     * Uses (not only calls) of dangerous builtins: ``f = eval; f(...)`` is caught as ``forbidden call: eval``.
     * Dunder attributes that lead out of a restricted namespace (``__subclasses__``, ``__globals__``,
@@ -29,7 +29,7 @@ from azr.executor.values import parse_quietly
 MAX_CODE_CHARS = 100_000
 MAX_INPUT_CHARS = 100_000
 
-# The paper's list (azr-reference.md §4.2; dotted entries reduced to their module) ...
+# The paper's list (App. B, Fig. 10; dotted entries reduced to their module) ...
 PAPER_FORBIDDEN = frozenset(
     "logging random multiprocessing pebble subprocess threading datetime time hashlib hmac bcrypt "
     "os sys calendar".split()

@@ -27,6 +27,8 @@ CAPTIONS = {
     "rejections.png": "Why proposals were rejected, per step (metrics `<type>/propose/rejections/<reason>`).",
     "eval.png": "Periodic evaluation scores (metrics `eval/<benchmark>/score`).",
     "oversight.png": "Oversight flags per step and severity (oversight.jsonl).",
+    "advantages.png": "Zero-advantage share per task type × role and the share of degenerate groups (all rewards "
+                      "equal, so no learning signal), and the mean |advantage| (metrics `<type>/<role>/adv_*`).",
 }
 
 
@@ -98,6 +100,24 @@ def _summary(run: RunData) -> str:
         cells = "".join(f"<tr><th>{escape(k)}</th>{_num(k, last[k], step)}</tr>" for k in other)
         out.append(f"<details open><summary>Other metrics at step {step}</summary><table id='other-table'>{cells}</table></details>")
     return "\n".join(out)
+
+
+def _advantages(run: RunData) -> str:
+    """The last step's advantage statistics per task x role, and its share of degenerate groups."""
+    last = run.metrics[-1] if run.metrics else {}
+    step = int(last.get("step", 0))
+    rows = [f"<tr><th>{t}/{r}</th>" + "".join(_num(f"{t}/{r}/{c}", last[f"{t}/{r}/{c}"], step) if f"{t}/{r}/{c}" in last
+                                             else "<td></td>" for c in plots.ADVANTAGE_STATS) + "</tr>"
+            for t in TYPES for r in ROLES if f"{t}/{r}/adv_zero_frac" in last]
+    if not rows:
+        return "<p>No advantage statistics in metrics.jsonl.</p>"
+    head = "".join(f"<th>{c}</th>" for c in plots.ADVANTAGE_STATS)
+    degenerate = last.get("adv/degenerate_groups")
+    note = (f"<p>Share of task × role groups at step {step} whose rewards are all equal (every advantage 0):</p>"
+            f"<table><tr><th>adv/degenerate_groups</th>{_num('adv/degenerate_groups', degenerate, step)}</tr></table>"
+            if degenerate is not None else "")
+    return (f"<div class='scroll'><table id='advantage-table'><tr><th>task/role (step {step})</th>{head}</tr>"
+            f"{''.join(rows)}</table></div>{note}")
 
 
 def _figure(out: Path, name: str | None) -> str:
@@ -237,6 +257,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
         + _figure(out, figs["buffers"]),
         "<h2 id='programs'>Programs: complexity and diversity</h2>" + _programs(run) + _figure(out, figs["complexity"])
         + _figure(out, figs["diversity"]),
+        "<h2 id='advantages'>Learning signal (advantages)</h2>" + _advantages(run) + _figure(out, figs["advantages"]),
         "<h2 id='rejections'>Rejection reasons</h2>" + _rejections(run) + _figure(out, figs["rejections"]),
         "<h2 id='eval'>Evaluation</h2>" + _evals(run) + _figure(out, figs["evals"]),
         "<h2 id='oversight'>Oversight</h2>" + _oversight(run) + _figure(out, figs["oversight"]),

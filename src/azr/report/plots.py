@@ -37,6 +37,14 @@ def _legend(ax: plt.Axes, **kw: object) -> None:
         ax.legend(fontsize=7, **kw)
 
 
+def _step_axes(*axes: plt.Axes) -> None:
+    """x axis in steps, a light grid, a legend when something is labelled."""
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        _legend(ax)
+
+
 def _marker(xs: list[int]) -> str | None:
     # A single point draws no line; show it.
     return "o" if len(xs) < 3 else None
@@ -79,10 +87,7 @@ def complexity(run: RunData, out: Path) -> str | None:
             a1.plot(xs, ys, ":", color=COLORS[t], marker=_marker(xs), label=f"{t} (all proposals)")
     a1.set_title("program AST nodes (mean)", fontsize=10)
     a2.set_title("cyclomatic complexity (radon, mean)", fontsize=10)
-    for ax in (a1, a2):
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        _legend(ax)
+    _step_axes(a1, a2)
     return _save(fig, out, "complexity.png")
 
 
@@ -204,4 +209,28 @@ def oversight(run: RunData, out: Path) -> str | None:
     return _save(fig, out, "oversight.png")
 
 
-ALL = (task_role_curves, complexity, diversity, buffers, rejections, evals, oversight)
+ADVANTAGE_STATS = ("adv_zero_frac", "adv_abs_mean", "adv_std")
+
+
+def advantages(run: RunData, out: Path) -> str | None:
+    """The learning signal: zero-advantage share (and degenerate groups) and mean |advantage| per task x role."""
+    if not any(run.series(f"{t}/{r}/adv_zero_frac")[0] for t in TYPES for r in ROLES):
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.4))
+    for t in TYPES:
+        for r in ROLES:
+            for ax, key in ((a1, "adv_zero_frac"), (a2, "adv_abs_mean")):
+                xs, ys = run.series(f"{t}/{r}/{key}")
+                if xs:
+                    ax.plot(xs, ys, STYLES[r], color=COLORS[t], marker=_marker(xs), label=f"{t}/{r}")
+    xs, ys = run.series("adv/degenerate_groups")
+    if xs:
+        a1.plot(xs, ys, color="black", linewidth=2, marker=_marker(xs), label="degenerate groups")
+    a1.set_title("share of trained samples with advantage 0", fontsize=10)
+    a1.set_ylim(-0.05, 1.05)
+    a2.set_title("mean |advantage|", fontsize=10)
+    _step_axes(a1, a2)
+    return _save(fig, out, "advantages.png")
+
+
+ALL = (task_role_curves, complexity, diversity, buffers, rejections, evals, oversight, advantages)

@@ -12,9 +12,10 @@ Outcomes are drawn from fixed probabilities with an RNG seeded by `rollout.base.
 of prompt i (the seeding contract of every backend; an unseeded call takes its base seed from (seed, call
 number)), so a run is deterministic given the seed; a `script` maps (task type, role) to a list of outcome names
 cycled in request order, which tests use to compute rewards by hand. Besides the drawn outcomes a script may name
-`draft_correct`: a correct answer whose reasoning first drafts a wrong `<answer>...</answer>` (for the
-`stop_after` rule). The stop rule of `SamplingParams` (`stop`, `stop_after`) is applied to the canned text as a
-model backend applies it while generating. Token ids are the UTF-8 bytes of the text and log-probs a
+`draft_correct` (a correct answer whose reasoning first drafts a wrong `<answer>...</answer>`, for the `stop_after`
+rule) and `unformatted_correct` (a correct answer block after a `<think>` that is never closed: a format error).
+The stop rule of `SamplingParams` (`stop`, `stop_after`) is applied to the canned text as a model backend applies
+it while generating. Token ids are the UTF-8 bytes of the text and log-probs a
 constant: there is no distribution behind them.
 
 It never runs text it reads from a prompt.
@@ -29,9 +30,10 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from azr.buffer import ZERO_PROGRAM, normalize_input, normalize_program
+from azr.buffer import ZERO_PROGRAM
 from azr.rollout.base import Completion, SamplingParams, mix, prompt_seeds, sample_seed, stop_end
 from azr.rollout.library import GENERIC_INPUTS, IDENTITY_MESSAGE_HINT, LIBRARY, LibraryProgram
+from azr.tasks.identity import normalize_input, normalize_program
 from azr.tasks.parse import fences
 
 _HEADING = re.compile(r"## Task: (Propose|Solve) an? (deduction|abduction|induction) task")
@@ -109,15 +111,18 @@ class ScriptedBackend:
         key = (task, "propose" if role == "propose" else "solve")
         outcome = self._outcome(key, rng)
         think = "Let me work through this step by step."
+        unclosed = outcome == "unformatted_correct"
         if outcome == "draft_correct":  # a draft answer inside the reasoning, then the real one
             think += " A first guess:\n<answer>\nNone\n</answer>\nNo, let me check that again."
-            outcome = "correct"
+        outcome = "correct" if outcome in ("draft_correct", "unformatted_correct") else outcome
         body = self._propose(task, outcome, prompt, rng) if role == "propose" else self._solve(task, outcome, prompt)
         full = f"<think>{think}</think>\n<answer>\n{body}\n</answer>"
         if outcome == "format_error":
             full = f"<think>{think}\n{body}"  # no </think>, no answer block
+        elif unclosed:  # the right answer block, but the reasoning is never closed: a format error
+            full = f"<think>{think}\n<answer>\n{body}\n</answer>"
         prefix = prompt[prompt.rfind("<think>") :] if "<think>" in prompt else ""
-        if prefix != "<think>":  # prefilled answer skeleton: same content, empty reasoning
+        if prefix != "<think>" and not unclosed:  # prefilled answer skeleton: same content, empty reasoning
             full = f"<think>\n</think>\n<answer>\n{body}\n</answer>" if outcome != "format_error" else full
         common = 0
         while common < min(len(full), len(prefix)) and full[common] == prefix[common]:

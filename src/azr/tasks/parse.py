@@ -1,7 +1,7 @@
 """Completion text -> a proposal or an answer, or a named failure. Pure string work; never raises.
 
 The text seen here is the whole response *including* its prefill (`"<think>" + generated`, or the prefilled
-answer skeleton + generated). Contract (azr-reference §2):
+answer skeleton + generated). Contract (as the official reward code parses, docs/environment.md):
 - format: `<think>…</think>` then `<answer>…</answer>`, anchored at the start; trailing text after `</answer>`
   is tolerated, as in the official regex.
 - the answer is the text after the *last* `<answer>` up to the next `</answer>` (or the end of the text).

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from azr.config import Config
+from azr.executor import policy
 from azr.tasks.spec import spec, split_visible
 from azr.tasks.types import Role, Task, TaskType
 
@@ -34,12 +35,64 @@ PREAMBLE = (
     "<answer> and </answer>. So every response looks like: <think> reasoning </think> <answer> reply </answer>."
 )
 
-_CODE_RULES = """Rules for the program:
-- The entry point is a function named `f` with at least one parameter; it must return a value (not None).
-- Helper code may be nested inside `f`; classes may be defined at the top. Put all imports at the top.
-- It must be deterministic: no randomness, no date or time, no files, network, environment or subprocesses, \
-no printing or logging, no global state. It must finish in well under {timeout:g} seconds.
-- Return plain data only (numbers, strings, lists, tuples, dicts, sets, booleans)."""
+def program_rules(cfg: Config, *, proposer: bool) -> dict[str, str]:
+    """The rules the validator and the executor's static policy apply to a program, one sentence per rejection
+    reason (`validate.REJECTION_REASONS` names; `policy` covers the policy's lists, generated from them so the
+    prompt and the validator cannot drift). `proposer` adds the proposer-only rules (length, novelty)."""
+    listed = ", ".join
+    rules = {
+        "syntax": "It must be valid Python 3.",
+        "no_f": "The entry point is a function named `f`.",
+        "no_params": "`f` takes at least one parameter.",
+        "output_none": "`f` must return a value (not None).",
+        "multiple_functions": "`f` is the only top-level function: helper functions go inside `f`; classes may be "
+        "defined at the top. Put all imports at the top.",
+        "nondeterministic": "It must be deterministic: no randomness, no date or time, no files, network, "
+        "environment or subprocesses, no printing or logging, no global state.",
+        "timeout": f"It must finish in well under {cfg.executor.timeout:g} seconds",
+        "memory": f"and use well under {cfg.executor.memory_mb} MB of memory.",
+        "error": "It must run without raising an exception",
+        "crashed": "and without crashing or exiting the interpreter.",
+        "output_not_plain": "Return plain data only (numbers, strings, lists, tuples, dicts, sets, booleans).",
+        "policy": (
+            "Forbidden, and rejected before anything runs: importing any of these modules, also inside a dotted "
+            f"name such as `os.path` or as an attribute of another module such as `typing.sys`: "
+            f"{listed(sorted(policy.FORBIDDEN_MODULES))}; relative imports; {_forbidden_names('the program')}."
+        ),
+    }
+    if proposer:
+        rules["too_long"] = f"The program has at most {cfg.selfplay.max_program_chars} characters."
+        rules["duplicate"] = "It must be new: a program and input already in the task buffer are rejected."
+    return rules
+
+
+def _forbidden_names(binder: str) -> str:
+    """The policy's name and attribute rules (they apply to programs and to inputs alike)."""
+    listed = ", ".join
+    return (
+        f"the built-ins {listed(sorted(policy.FORBIDDEN_CALLS))} (even without calling them); "
+        f"{listed(sorted(policy.SHADOWABLE_CALLS))} unless {binder} defines that name itself; the names "
+        f"{listed(sorted(policy.FORBIDDEN_NAMES))}; the attributes {listed(sorted(policy.FORBIDDEN_ATTRS))}"
+    )
+
+
+def input_rules() -> str:
+    """What the policy checks in an input (inputs are Python expressions too)."""
+    return f"Inputs are Python expressions, checked before they run: they may not use {_forbidden_names('the input')}."
+
+
+def _code_rules(cfg: Config, *, proposer: bool) -> str:
+    r = program_rules(cfg, proposer=proposer)
+    lines = [
+        f"{r['no_f']} {r['no_params']} {r['output_none']} {r['syntax']}",
+        r["multiple_functions"],
+        f"{r['nondeterministic']} {r['error']} {r['crashed']} {r['timeout']} {r['memory']}",
+        r["output_not_plain"],
+        *([f"{r['too_long']} {r['duplicate']}"] if proposer else []),
+        r["policy"],
+    ]
+    return "Rules for the program:\n" + "\n".join(f"- {ln}" for ln in lines)
+
 
 _DIFFICULTY = {
     TaskType.DEDUCTION: "predicting the output of `f` on your input should take careful multi-step reasoning "
@@ -101,7 +154,7 @@ def proposer_messages(
             f"{head}\n\nWrite a new Python program `f` and one input for it, for a {spec(task_type).title} "
             f"exercise: another solver will see the program and the "
             f"{'input and must predict the output' if task_type is TaskType.DEDUCTION else 'output and must find an input'}."
-            f"\n\n{ref_text}{_CODE_RULES.format(timeout=cfg.executor.timeout)}\n\n"
+            f"\n\n{ref_text}{_code_rules(cfg, proposer=True)}\n\n"
             f"Aim for: a program that runs without error; {_DIFFICULTY[task_type]}; a creative idea unlike the "
             "references.\n\nFirst plan inside <think>; then, inside <answer>, write exactly one ```python block "
             "with the program followed by exactly one ```input block with the call arguments (quote strings, "
@@ -117,7 +170,9 @@ def proposer_messages(
             f"Write {n} different inputs for `f`, each in its own ```input block (the arguments of the call `f(...)`), "
             "chosen so that the outputs are diverse and together reveal what `f` does. Then write one ```message "
             "block: a short hint for a solver who must rewrite `f` from some of your input/output pairs. The "
-            "message must not contain the program or its code.\n\nFirst plan inside <think>; then answer inside "
+            "message must not contain the program or its code. Every input must make `f` return a value that is not "
+            f"None, without an exception and in well under {cfg.executor.timeout:g} seconds. {input_rules()}\n\n"
+            "First plan inside <think>; then answer inside "
             f"<answer> with {n} ```input blocks and one ```message block. Example of the answer shape:\n"
             "<answer>\n```input\n'abc', 2\n```\n...\n```message\nThe function ...\n```\n</answer>"
         )
@@ -138,8 +193,8 @@ def solver_messages(task: Task, cfg: Config) -> list[dict[str, str]]:
         pairs = "\n".join(
             f"{_fence(f'input_{i}', task.inputs[i])}\n{_fence(f'output_{i}', task.outputs[i])}" for i in range(visible)
         )
-        shown = f"Input/output pairs:\n{pairs}\n\nMessage:\n{_fence('message', task.message)}\n\n" + _CODE_RULES.format(
-            timeout=cfg.executor.timeout
+        shown = f"Input/output pairs:\n{pairs}\n\nMessage:\n{_fence('message', task.message)}\n\n" + _code_rules(
+            cfg, proposer=False
         )
     tag = spec(t).answer_fence
     body = (
