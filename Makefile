@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODELS_STAMP := $(VENV)/.models-installed
 
-.PHONY: run test test-fast lint bench sysdeps install models clean
+.PHONY: run test test-fast test-sandbox lint bench sysdeps install models clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,11 @@ test: sysdeps $(MODELS_STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
+
+# Full isolation wherever the checkout lives: builds a venv and a checkout copy under /tmp (path with a space),
+# /var/tmp and $HOME and asserts `azr exec --info` reports bwrap (skipped where bwrap cannot run). Part of `test`.
+test-sandbox: sysdeps $(STAMP)
+	$(BIN)/pytest -q -m "" tests/executor/test_sandbox_location.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/executor.py

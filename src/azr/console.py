@@ -1,24 +1,23 @@
-"""What a person watching `azr train` sees: progress bars, a per-step table, and the end-of-run summary.
+"""What a person watching `azr train` sees: progress with ETAs, a per-step table, and the end-of-run summary.
 
-Progress has two bars: self-play steps, and generation within the step. The generation bar advances as the
-rollout backend finishes chunks of prompts (`ProgressRollout` splits each call into chunks of about the backend's
-micro-batch, each with its own derived seed). All of it reads the same metric
-keys as metrics.jsonl. This module does not write files.
+Progress has three tasks: seeding (buffer sizes towards `selfplay.seed_size`), self-play steps, and generation
+within the current call. The generation task follows the rollout backend's `progress` callback, which never
+changes what is generated. On a terminal they are rich bars; otherwise (a log file, a pipe, nohup) plain lines
+on stderr (`azr.progress.LineProgress`, as `azr eval` prints them). The tables read the same metric keys as
+metrics.jsonl. This module does not write files.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from dataclasses import replace
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from azr.rollout.base import Completion, SamplingParams
+from azr.progress import LineProgress
 
 ROLES = ("propose", "solve")
 # (metric name, column header, format) of the per-step table
@@ -97,20 +96,28 @@ def learned_summary(first: dict[str, Any], last: dict[str, Any], run_dir: Path) 
 
 
 class TrainProgress:
-    """Two rich progress bars (steps; generation within the current step) on `console`."""
+    """Seeding, steps and generation progress on `console` (rich bars) or, when it is not a terminal, as lines on
+    `stream` (default stderr)."""
 
-    def __init__(self, console: Console, total_steps: int, start_step: int) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self.steps = self.progress.add_task("steps", total=max(total_steps, 1), completed=start_step)
-        self.gen = self.progress.add_task("generate", total=1, visible=False)
+    def __init__(self, console: Console, total_steps: int, start_step: int, stream: TextIO | None = None) -> None:
+        self.lines = not console.is_terminal
+        self.progress: Progress | LineProgress
+        if self.lines:
+            self.progress = LineProgress(stream or sys.stderr)
+        else:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            )
+        self.total_steps, self.start_step = max(total_steps, 1), start_step
+        self.steps: Any = None
+        self.seed_task: Any = None
+        self.gen: Any = None
 
     def __enter__(self) -> TrainProgress:
         self.progress.start()
@@ -119,53 +126,37 @@ class TrainProgress:
     def __exit__(self, *exc: Any) -> None:
         self.progress.stop()
 
+    def seeding(self, done: int, total: int) -> None:
+        """`selfplay.seed_buffers` progress: tasks in the seeded buffers (each capped at the seed size)."""
+        if self.seed_task is None:
+            self.seed_task = self._add("seeding", total, done, "task")
+        else:
+            self.progress.update(self.seed_task, completed=done)
+
+    def begin_steps(self) -> None:
+        """Start the steps task (and its clock, so the ETA does not count start-up and seeding)."""
+        if self.steps is None:
+            self.steps = self._add("steps", self.total_steps, self.start_step, "step")
+
     def step_done(self) -> None:
-        self.progress.advance(self.steps)
-        self.progress.update(self.gen, visible=False)
+        self.begin_steps()
+        self.progress.advance(self.steps, 1)
+        if self.gen is not None and not self.lines:
+            self.progress.update(self.gen, visible=False)
 
-    def generation(self, label: str, total: int) -> None:
-        self.progress.reset(self.gen, total=max(total, 1), description=f"generate {label}", visible=True)
+    def generating(self, done: int, total: int) -> None:
+        """The rollout backend's `progress` callback: (sequences done, sequences requested) of the current call."""
+        label = f"generate {total}"
+        if self.gen is None:
+            self.gen = self._add(label, total, 0, "sequence", tenths=False)
+        elif done == 0:
+            if self.lines:
+                self.progress.reset(self.gen, total=max(total, 1), description=label)
+            else:
+                self.progress.reset(self.gen, total=max(total, 1), description=label, visible=True)
+        self.progress.update(self.gen, completed=done)
 
-    def generated(self, n: int) -> None:
-        self.progress.advance(self.gen, n)
-
-
-class ProgressRollout:
-    """Wraps a RolloutBackend: drives the generation bar and accumulates generation seconds (`seconds`)."""
-
-    def __init__(self, backend: Any, progress: TrainProgress | None, chunk: int) -> None:
-        self.backend = backend
-        self.progress = progress
-        self.chunk = max(1, chunk)
-        self.seconds = 0.0
-        self.sequences = 0
-        self.tokens = 0
-
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
-        t0 = time.perf_counter()
-        out: list[list[Completion]] = []
-        if self.progress is not None:
-            self.progress.generation(f"{len(prompts)}x{n}", len(prompts) * n)
-        # Chunks of about one backend micro-batch let the bar move during a long call. A seeded call gets one
-        # derived seed per chunk (chunk 0 keeps the caller's seed), so chunks never repeat each other's samples
-        # and the result is deterministic with or without a bar.
-        per = max(1, self.chunk // max(n, 1))
-        for k, i in enumerate(range(0, len(prompts), per)):
-            p = params if params.seed is None or k == 0 else replace(params, seed=(params.seed + k * 1_000_003) % 2**31)
-            part = self.backend.generate(prompts[i : i + per], p, n)
-            out.extend(part)
-            if self.progress is not None:
-                self.progress.generated(sum(len(c) for c in part))
-        self.seconds += time.perf_counter() - t0
-        self.sequences += sum(len(c) for c in out)
-        self.tokens += sum(len(x.token_ids) for c in out for x in c)
-        return out
-
-    def count_tokens(self, text: str) -> int:
-        return self.backend.count_tokens(text)
-
-    def sync_weights(self, model: Any) -> None:
-        self.backend.sync_weights(model)
-
-    def __getattr__(self, name: str) -> Any:  # rng state and backend-specific extras pass through
-        return getattr(self.backend, name)
+    def _add(self, name: str, total: int, completed: int, unit: str, tenths: bool = True) -> Any:
+        if isinstance(self.progress, LineProgress):
+            return self.progress.add_task(name, max(total, 1), completed, unit=unit, tenths=tenths)
+        return self.progress.add_task(name, total=max(total, 1), completed=completed)

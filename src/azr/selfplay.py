@@ -118,6 +118,7 @@ def step(ctx: SelfPlayContext, step_no: int) -> StepOutput:
     metrics = update(ctx, samples, timer)
 
     metrics |= stats.summary() | drop_counts(proposals + solvers) | timer.summary()
+    metrics["rollout/tokens"] = float(generated_tokens(proposals + attempts + solvers))
     metrics |= {f"buffer/{k}": float(v) for k, v in ctx.buffers.sizes().items()} | {"step": float(step_no)}
     stop = ctx.monitor is not None and bool(flags) and ctx.monitor.action(flags) == "stop"
     return StepOutput(
@@ -125,16 +126,26 @@ def step(ctx: SelfPlayContext, step_no: int) -> StepOutput:
     )
 
 
-def seed_buffers(ctx: SelfPlayContext, size: int, max_rounds: int = 50) -> dict[str, int]:
+def seed_buffers(
+    ctx: SelfPlayContext, size: int, max_rounds: int = 50, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
     """Model-driven seeding before step 1 (paper §3.3.1, `selfplay.seed_size`): the untrained policy proposes with
     the normal proposer prompts (references from the growing seed set) until the deduction/abduction buffers hold
     `size` tasks (each valid deduction/abduction proposal enters *both*, D_abd = D_ded = D_seed), then the
     induction buffer is grown the same way. No solving, no rewards, no update. Seeds are tagged `seeding`, step 0,
-    and are never evicted. Gives up after `max_rounds` rounds per stage. Returns the buffer sizes."""
+    and are never evicted. Gives up after `max_rounds` rounds per stage. Returns the buffer sizes.
+    `progress(done, total)` is called after every round with the seeded buffers' sizes, each capped at `size`."""
     sp = ctx.cfg.selfplay
     both = [TaskType.DEDUCTION, TaskType.ABDUCTION]
     stages = [(both, both), ([TaskType.INDUCTION], [TaskType.INDUCTION])]
     timer = PhaseTimer()
+    seeded = [t for _, filled in stages for t in filled]
+
+    def report() -> None:
+        if progress is not None:
+            progress(sum(min(ctx.buffers.size(t), size) for t in seeded), size * len(seeded))
+
+    report()
     for proposing, filled in stages:
         for _ in range(max_rounds):
             if all(ctx.buffers.size(t) >= size for t in filled):
@@ -146,6 +157,7 @@ def seed_buffers(ctx: SelfPlayContext, size: int, max_rounds: int = 50) -> dict[
                 replace(r.validation.task, source="seeding") for r in rollouts if r.validation and r.validation.task
             ]
             ctx.buffers.add([v.with_type(t) for v in valid for t in (filled if v.type in both else [v.type])])
+            report()
     return ctx.buffers.sizes()
 
 
@@ -166,12 +178,13 @@ def solve_prompt(ctx: SelfPlayContext, task_type: TaskType, task: Task) -> Rollo
     return Rollout(task_type, Role.SOLVE, messages, ctx.render(messages), task=task)
 
 
-def sampling_params(ctx: SelfPlayContext) -> SamplingParams:
+def sampling_params(ctx: SelfPlayContext, stop_after: str) -> SamplingParams:
     ro = ctx.cfg.rollout
     return SamplingParams(
         max_new_tokens=ro.max_new_tokens,
         temperature=ro.temperature,
         top_p=ro.top_p,
+        stop_after=stop_after,
         seed=ctx.rng.randrange(2**31),
         suppress_eos=ro.suppress_eos,
     )
@@ -182,8 +195,10 @@ def generate(ctx: SelfPlayContext, rollouts: Sequence[Rollout], n: int, timer: P
     all of them (empty lists for dropped prompts)."""
     limit = ctx.cfg.rollout.max_prompt_tokens
     keep = [i for i, r in enumerate(rollouts) if ctx.rollout.count_tokens(r.prompt) <= limit]
+    # An `</answer>` drafted inside <think> must not end a response; one call's prompts share their prefill.
+    (stop_after,) = {prompts.stop_after(rollouts[i].messages) for i in keep} or {""}
     with timer.phase("generate"):
-        got = ctx.rollout.generate([rollouts[i].prompt for i in keep], sampling_params(ctx), n) if keep else []
+        got = ctx.rollout.generate([rollouts[i].prompt for i in keep], sampling_params(ctx, stop_after), n) if keep else []
     out: list[list[Completion]] = [[] for _ in rollouts]
     for i, comps in zip(keep, got):
         out[i] = list(comps)
@@ -313,8 +328,16 @@ def update(ctx: SelfPlayContext, samples: Sequence[Sample], timer: PhaseTimer) -
     if ctx.learner is None or not samples:
         return {}
     with timer.phase("update"):
-        result = ctx.learner.update(samples, [float(a) for a in adv])
+        ctx.rollout.sleep()  # vLLM frees its KV cache for the update; a no-op for in-process backends
+        try:
+            result = ctx.learner.update(samples, [float(a) for a in adv])
+        finally:
+            ctx.rollout.wake_up()
     return {f"update/{k}": float(v) for k, v in result.items()}
+
+
+def generated_tokens(rollouts: Sequence[Rollout]) -> int:
+    return sum(len(r.completion.token_ids) for r in rollouts if r.completion is not None)
 
 
 def drop_counts(rollouts: Sequence[Rollout]) -> dict[str, float]:

@@ -13,19 +13,18 @@ seconds, for tests and dry runs. This module does not implement any part of the 
 from __future__ import annotations
 
 import contextlib
-import copy
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 
 from azr import checkpoint as ckpt
 from azr.config import Config, save_config
-from azr.console import ProgressRollout, TrainProgress, learned_summary, step_table
+from azr.console import TrainProgress, learned_summary, step_table
+from azr.rollout.base import RolloutBackend
 from azr.writers import MetricsWriter, make_writers, read_metrics, write_flags, write_samples
 
 PHASES = ("generate", "executor", "update")
@@ -56,7 +55,7 @@ class Run:
 
     cfg: Config
     ctx: Any
-    rollout: ProgressRollout
+    rollout: RolloutBackend
     learner: Any
     model: Any
     tokenizer: Any
@@ -67,7 +66,9 @@ class Run:
     """`azr.eval.heldout.HeldOut` when `trainer.heldout_size` > 0."""
 
 
-def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProgress | None) -> Run:
+def build(
+    cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProgress | None, console: Console
+) -> Run:
     """Model + tokenizer (none for `scripted`), learner, rollout backend, executor, buffers, monitor, context."""
     from azr.buffer import TaskBuffers
     from azr.executor import Executor
@@ -86,10 +87,11 @@ def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProg
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
             learner = HFLearner(model, cfg, pad)
             model = learner.model  # PEFT-wrapped when LoRA is on (adapters injected in place)
-            backend = make_backend(cfg, model, tokenizer)
+            rollout = make_backend(cfg, model, tokenizer)
         else:
-            backend = make_backend(cfg, seed=cfg.trainer.seed)
-        rollout = ProgressRollout(backend, progress, chunk=cfg.rollout.micro_batch_size)
+            rollout = make_backend(cfg, seed=cfg.trainer.seed)
+        # The bar follows the backend's own callback: what is generated does not depend on whether it is shown.
+        rollout.progress = progress.generating if progress is not None else None
         executor = stack.enter_context(Executor(cfg.executor))
         heldout = _heldout(cfg, executor)
         try:
@@ -119,12 +121,11 @@ def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProg
         if upto_step is None and cfg.selfplay.seed_size > 0:
             from azr.selfplay import seed_buffers
 
-            if progress is not None:
-                progress.progress.console.print(f"seeding: growing the buffers to {cfg.selfplay.seed_size} tasks (paper §3.3.1)")
+            console.print(f"seeding: growing the buffers to {cfg.selfplay.seed_size} tasks (paper §3.3.1)")
             # paper §3.3.1: the untrained policy grows the seed set before step 1
-            sizes = seed_buffers(ctx, cfg.selfplay.seed_size, cfg.selfplay.seed_rounds)
-            if progress is not None:
-                progress.progress.console.print("seeding: " + "  ".join(f"{t} {n}" for t, n in sizes.items()))
+            on_seed = progress.seeding if progress is not None else None
+            sizes = seed_buffers(ctx, cfg.selfplay.seed_size, cfg.selfplay.seed_rounds, progress=on_seed)
+            console.print("seeding: " + "  ".join(f"{t} {n}" for t, n in sizes.items()))
         return Run(cfg, ctx, rollout, learner, model, tokenizer, executor, monitor, stack, heldout)
     except BaseException:
         stack.close()
@@ -145,40 +146,19 @@ def _heldout(cfg: Config, executor: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# RNG states beyond the globals: the self-play sampler and the rollout backend's generator
-
-
-# Backends without `get_rng_state()`/`set_rng_state()` keep their sampling state in these attributes: the HF
-# backend's torch.Generator, the scripted backend's call counters (its per-call RNG is seeded from them).
-_BACKEND_STATE_ATTRS = ("_calls", "_counters")
+# RNG states beyond the globals: the self-play sampler and the rollout backend's own generator (its protocol)
 
 
 def _rng_extra(run: Run) -> dict[str, Any]:
-    extra: dict[str, Any] = {"selfplay": run.ctx.rng.getstate()}
-    backend = run.rollout.backend
-    if hasattr(backend, "get_rng_state"):
-        extra["rollout"] = backend.get_rng_state()
-        return extra
-    state: dict[str, Any] = {}
-    if isinstance(getattr(backend, "_generator", None), torch.Generator):
-        state["_generator"] = backend._generator.get_state()
-    for name in _BACKEND_STATE_ATTRS:
-        if hasattr(backend, name):
-            state[name] = copy.deepcopy(getattr(backend, name))
-    extra["rollout_attrs"] = state
-    return extra
+    return {"selfplay": run.ctx.rng.getstate(), "rollout": run.rollout.get_rng_state()}
 
 
 def _restore_rng_extra(run: Run, state: dict[str, Any]) -> None:
     run.ctx.rng.setstate(state["selfplay"])
-    backend = run.rollout.backend
+    # Checkpoints from before the protocol carried the backend state (`rollout_attrs`) predate per-prompt seeds:
+    # no state of theirs could repeat today's sampling, so only the rest is restored.
     if "rollout" in state:
-        backend.set_rng_state(state["rollout"])
-    for name, value in state.get("rollout_attrs", {}).items():
-        if name == "_generator":
-            backend._generator.set_state(value)
-        else:
-            setattr(backend, name, copy.deepcopy(value))
+        run.rollout.set_rng_state(state["rollout"])
 
 
 def save(run: Run, run_dir: Path, step: int) -> Path:
@@ -196,11 +176,9 @@ def save(run: Run, run_dir: Path, step: int) -> Path:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _timings(metrics: dict[str, Any], generate_s: float, wall: float) -> dict[str, float]:
-    """Phase times of one step; the step's own measurements win, the rollout wrapper's is the fallback."""
+def _timings(metrics: dict[str, Any], wall: float) -> dict[str, float]:
+    """Phase times of one step (the step's own measurements) and the trainer's wall time around it."""
     t = {f"timing/{p}": float(metrics.get(f"timing/{p}", 0.0)) for p in PHASES}
-    if "timing/generate" not in metrics:
-        t["timing/generate"] = generate_s
     t["timing/total"] = wall
     t["timing/other"] = max(0.0, wall - sum(t[f"timing/{p}"] for p in PHASES))
     return t
@@ -269,6 +247,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
     save_config(cfg, run_dir / "config.yaml")
     ckpt.seed_everything(cfg.trainer.seed)
     if cfg.rollout.threads > 0:
+        import torch
+
         torch.set_num_threads(cfg.rollout.threads)
 
     total = cfg.trainer.steps
@@ -276,7 +256,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, console: Conso
     writers: list[MetricsWriter] = []
     result = TrainResult(run_dir=run_dir, step=start, checkpoint=checkpoint)
     with progress:
-        run = build(cfg, run_dir, start if resume else None, progress)
+        run = build(cfg, run_dir, start if resume else None, progress, console)
         with run.stack:
             if resume:
                 if run.model is not None and loaded.model_dir is not None:
@@ -325,16 +305,15 @@ def _loop(
     from azr.selfplay import step as selfplay_step
 
     tc = run.cfg.trainer
+    progress.begin_steps()
     for s in range(start + 1, total + 1):
         t0, cpu0 = time.perf_counter(), time.process_time()
-        gen0, tok0 = run.rollout.seconds, run.rollout.tokens
         out = selfplay_step(run.ctx, s)
-        gen_s, gen_tokens = run.rollout.seconds - gen0, run.rollout.tokens - tok0
         if run.learner is not None:
             run.rollout.sync_weights(run.learner.model)
         metrics = dict(out.metrics)
         # generation throughput over all of the step's rollouts (proposals, Monte-Carlo tries, answers)
-        metrics["rollout/tokens"] = float(gen_tokens)
+        gen_s, gen_tokens = metrics.get("timing/generate", 0.0), metrics.get("rollout/tokens", 0.0)
         metrics["rollout/tokens_per_s"] = gen_tokens / gen_s if gen_s > 0 else 0.0
         if run.monitor is not None:
             from azr.oversight import flag_metrics
@@ -352,7 +331,7 @@ def _loop(
         action = run.monitor.action(out.flags) if run.monitor is not None and out.flags else "log"
         stop = bool(out.stop) or action == "stop"
         # Metrics are written before the checkpoint so it records them; timing/total excludes the checkpoint.
-        metrics.update(_timings(metrics, gen_s, time.perf_counter() - t0 - eval_s))
+        metrics.update(_timings(metrics, time.perf_counter() - t0 - eval_s))
         # CPU seconds of this process (all threads): on a shared machine, wall time says more about the neighbours
         metrics["timing/cpu"] = time.process_time() - cpu0
         for w in writers:

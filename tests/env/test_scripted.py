@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from azr.buffer import normalize_program, task_key, zero_tasks
-from azr.rollout.base import SamplingParams
+from azr.rollout.base import SamplingParams, prompt_seeds, stop_end
 from azr.rollout.library import LIBRARY
 from azr.rollout.scripted import ScriptedBackend
 from azr.tasks import prompts
@@ -92,3 +92,49 @@ def test_rng_state_round_trip_reproduces_the_next_completions():
     b = ScriptedBackend(seed=4, script={("deduction", "propose"): ["valid", "error", "no_input"]})
     b.set_rng_state(state)
     assert [c.text for row in b.generate(texts, SamplingParams()) for c in row] == expected
+
+
+def test_seeded_calls_repeat_and_shard_like_every_backend():
+    """The seeding contract of `rollout.base`: sample j of prompt i depends on (seed_i, j) only."""
+    texts = [_prompt(prompts.proposer_messages(TaskType.DEDUCTION, [], None, CFG))] * 4
+    b = ScriptedBackend(seed=0)
+
+    def run(params, prompts_=texts):
+        return [[c.text for c in row] for row in b.generate(prompts_, params, n=2)]
+
+    whole = run(SamplingParams(seed=7))
+    assert run(SamplingParams(seed=7)) == whole  # a seeded call repeats exactly
+    assert len({t for row in whole for t in row}) > 2  # identical prompts, independent samples
+    seeds = prompt_seeds(SamplingParams(seed=7), 4, 0)
+    assert run(SamplingParams(seeds=seeds[:2]), texts[:2]) + run(SamplingParams(seeds=seeds[2:]), texts[2:]) == whole
+
+
+def test_stop_after_keeps_an_answer_drafted_inside_the_reasoning(executor):
+    task = zero_tasks()[0]
+    msgs = prompts.solver_messages(task, CFG)
+    b = ScriptedBackend(script={("deduction", "solve"): ["draft_correct"]})
+    cut = b.generate([_prompt(msgs)], SamplingParams())[0][0].text
+    assert cut.endswith("None\n</answer>") and "</think>" not in cut  # stopped inside <think>: a format error
+    assert not format_ok(prompts.response_prefix(msgs) + cut)
+    full = b.generate([_prompt(msgs)], SamplingParams(stop_after="</think>"))[0][0].text
+    answer = parse_answer(TaskType.DEDUCTION, prompts.response_prefix(msgs) + full)
+    assert format_ok(prompts.response_prefix(msgs) + full) and full.endswith("</answer>")
+    assert verify_answers([task], [answer], executor)[0].correct
+
+
+def test_progress_is_reported_from_the_start_to_the_end():
+    calls = []
+    b = ScriptedBackend()
+    b.progress = lambda done, total: calls.append((done, total))
+    b.generate([_prompt(prompts.proposer_messages(TaskType.DEDUCTION, [], None, CFG))] * 3, SamplingParams(), n=2)
+    assert calls == [(0, 6), (6, 6)]
+
+
+def test_stop_end_and_seed_helpers():
+    assert stop_end("a</answer>b</think>c</answer>", ("</answer>",)) == len("a</answer>")
+    assert stop_end("a</answer>b</think>c</answer>d", ("</answer>",), "</think>") == len("a</answer>b</think>c</answer>")
+    assert stop_end("a</answer>", ("</answer>",), "</think>") is None
+    assert stop_end("x", ()) is None
+    assert prompt_seeds(SamplingParams(seed=1), 3, 0) == prompt_seeds(SamplingParams(seed=1), 3, 99)
+    assert len(set(prompt_seeds(SamplingParams(seed=1), 3, 0))) == 3
+    assert prompt_seeds(SamplingParams(), 2, 5) == prompt_seeds(SamplingParams(seed=5), 2, 0)

@@ -169,3 +169,47 @@ def test_model_driven_seeding_grows_both_buffers(executor):
     ded = {t.program for t in ctx.buffers.tasks(TaskType.DEDUCTION)}
     assert ded == {t.program for t in ctx.buffers.tasks(TaskType.ABDUCTION)}
     assert all(t.source in ("zero", "seeding") and t.step == 0 for t in ctx.buffers.tasks(TaskType.INDUCTION))
+
+
+def test_an_answer_drafted_inside_the_reasoning_does_not_end_the_response(executor):
+    """selfplay passes `stop_after="</think>"`: the draft `</answer>` inside <think> is not a stop, so the response
+    keeps its real answer (+1) instead of being cut into a format error (-1)."""
+    script = {**SCRIPT, ("deduction", "solve"): ["draft_correct"] * 4}
+    out = step(make_ctx(executor, backend=ScriptedBackend(seed=0, script=script)), 1)
+    assert rewards_by_group(out)[("deduction", "solve")] == [1.0, 1.0]
+    assert out.metrics["deduction/solve/format_error_rate"] == 0.0
+    assert out.metrics["deduction/propose/solve_rate"] == 1.0  # the Monte-Carlo tries too
+
+
+class CallLog(ScriptedBackend):
+    def __init__(self, log, **kw):
+        super().__init__(**kw)
+        self.log = log
+
+    def generate(self, prompts_, params, n=1):
+        self.log.append(("generate", params.stop_after))
+        return super().generate(prompts_, params, n)
+
+    def sleep(self):
+        self.log.append(("sleep",))
+
+    def wake_up(self):
+        self.log.append(("wake_up",))
+
+
+def test_generation_memory_is_released_around_the_update(executor):
+    log: list = []
+
+    class Learner(RecordingLearner):
+        def update(self, samples, advantages):
+            log.append(("update",))
+            return super().update(samples, advantages)
+
+    backend = CallLog(log, seed=0, script=SCRIPT)
+    out = step(make_ctx(executor, backend=backend, learner=Learner()), 1)
+    # one call per phase (proposals, Monte-Carlo tries, solver prompts), each with the reasoning marker
+    assert log == [("generate", "</think>")] * 3 + [("sleep",), ("update",), ("wake_up",)]
+    assert out.metrics["rollout/tokens"] > 0
+    log.clear()
+    step(make_ctx(executor, "rollout.prefill_answer=true", backend=CallLog(log, seed=0, script=SCRIPT)), 1)
+    assert log == [("generate", "")] * 3  # the prefilled skeleton is past </think>; no learner, no update

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from azr.eval.benchmarks import default_data_dir
@@ -19,3 +20,10 @@ def assert_benign_ok(ex: Executor) -> None:
     """The executor still runs an ordinary program correctly (it was not broken or polluted)."""
     [[r]] = ex.run([BENIGN])
     assert r.ok and r.output == "[3, 2, 1]", r
+
+
+def azr_command() -> list[str]:
+    """argv prefix that runs this environment's `azr` (the console script, as users run it)."""
+    script = Path(sys.executable).parent / "azr"
+    return [str(script)] if script.exists() else [sys.executable, "-c", "import sys; from azr.cli import main; "
+                                                  "sys.exit(main())"]

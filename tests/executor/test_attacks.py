@@ -81,7 +81,7 @@ def test_signals_to_parent_and_zygote(raw_ex, target):
 def test_c_stack_overflow(raw_ex):
     code = ("import sys\ndef f():\n    sys.setrecursionlimit(10 ** 6)\n    x = []\n    for _ in range(300000):\n"
             "        x = [x]\n    return repr(x)")
-    r, _ = attack(raw_ex, code)
+    r, _ = attack(raw_ex, code, timeout=30.0)  # ~1 s idle, 2-4 s on a loaded machine: not the fixture's 2 s
     assert r.status is Status.CRASHED and r.error == "signal SIGSEGV"
 
 

@@ -7,13 +7,12 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from executor_helpers import assert_benign_ok
+from executor_helpers import assert_benign_ok, azr_command
 
 from azr.config import ExecutorConfig
 from azr.executor import ExecRequest, ExecResult, Executor, Status, process
@@ -142,10 +141,7 @@ def test_unsafe_is_explicit_and_loud(caplog):
 
 
 def _cli(stdin: str, *args: str) -> subprocess.CompletedProcess:
-    script = Path(sys.executable).parent / "azr"  # the console script (as users run it)
-    cmd = [str(script)] if script.exists() else [sys.executable, "-c", "import sys; from azr.cli import main; "
-                                                 "sys.exit(main())"]
-    return subprocess.run([*cmd, "exec", *args], input=stdin, capture_output=True, text=True, timeout=60)
+    return subprocess.run([*azr_command(), "exec", *args], input=stdin, capture_output=True, text=True, timeout=60)
 
 
 def test_cli_json_lines():

@@ -166,3 +166,36 @@ def test_fused_logprob_path_gives_the_reference_update() -> None:
             assert abs(m[key] - results[0][1][key]) < 1e-5, key
         for a, b in zip(grads, results[0][0]):
             assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+
+
+def _rollout_completions(model, tok, n: int, seed: int) -> list[Completion]:
+    from azr.rollout.base import SamplingParams
+    from azr.rollout.hf import HFBackend
+
+    backend = HFBackend(model, tok, micro_batch_size=8)
+    return backend.generate(["def f(x):"], SamplingParams(max_new_tokens=8, stop=(), seed=seed), n=n)[0]
+
+
+def test_dropout_does_not_move_the_ppo_ratio_away_from_one() -> None:
+    """Rollouts sample in eval mode; the learner must recompute log pi_theta with dropout off too, or with
+    `model.lora_dropout` > 0 the ratio (and approx_kl) starts away from 1 (0) before any update."""
+    c = cfg("model.lora=true", "model.lora_r=4", "model.lora_dropout=0.3", "optim.micro_batch_size=16")
+    model, tok = tiny_random(0)
+    learner = HFLearner(model, c, tok.pad_token_id)
+    # a first update moves lora_B off zero, so the adapter (and its dropout) now acts on the output
+    learner.update(samples_for(_rollout_completions(learner.model, tok, 4, 1), [1, 0, 0, 1]), [1.0, -1.0, -1.0, 1.0])
+    comps = _rollout_completions(learner.model, tok, 8, 2)
+    m = learner.update(samples_for(comps, [1, 0] * 4), [1.0, -1.0] * 4)
+    assert abs(m["approx_kl"]) < 1e-6 and m["clip_frac"] == 0.0
+
+
+def test_gradient_checkpointing_still_recomputes_with_dropout_off() -> None:
+    from azr.learner.hf import policy_mode
+
+    learner = make(cfg("model.gradient_checkpointing=true"))
+    policy_mode(learner.model)
+    layers = [m for m in learner.model.modules() if getattr(m, "gradient_checkpointing", False) is True]
+    assert layers and all(m.training for m in layers)
+    assert not any(m.training for m in learner.model.modules() if isinstance(m, torch.nn.Dropout))
+    comps = sample_completions(learner.model, [5, 6], n=2, length=4, seed=3)
+    assert learner.update(samples_for(comps, [1, 0]), [1.0, -1.0])["grad_norm"] > 0

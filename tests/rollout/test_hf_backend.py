@@ -33,7 +33,7 @@ def test_n_completions_per_prompt_in_prompt_order(backend):
     backend.progress = lambda done, total: calls.append((done, total))
     out = backend.generate(PROMPTS, SamplingParams(max_new_tokens=6, stop=(), seed=1), n=3)
     assert [len(group) for group in out] == [3, 3, 3]
-    assert calls == [(4, 9), (8, 9), (9, 9)]  # micro-batches of 4 sequences
+    assert calls == [(0, 9), (4, 9), (8, 9), (9, 9)]  # the start, then micro-batches of 4 sequences
     for prompt, group in zip(PROMPTS, out):
         for c in group:
             assert c.prompt == prompt and list(c.prompt_ids) == backend.tokenizer(prompt)["input_ids"]
@@ -128,3 +128,68 @@ def test_autocast_bf16_generation_runs(backend):
     bf16 = HFBackend(backend.model, backend.tokenizer, dtype="autocast-bf16")
     out = bf16.generate(PROMPTS, SamplingParams(max_new_tokens=4, stop=(), seed=0), n=2)
     assert all(len(c.token_ids) == 4 for group in out for c in group)
+
+
+def _same(a: list[list], b: list[list]) -> bool:
+    """Same tokens; log-probs equal up to float rounding (the forward pass pads differently per batch)."""
+    return [[c.token_ids for c in g] for g in a] == [[c.token_ids for c in g] for g in b] and all(
+        torch.allclose(torch.tensor(x.logprobs), torch.tensor(y.logprobs), atol=1e-5)
+        for ga, gb in zip(a, b)
+        for x, y in zip(ga, gb)
+    )
+
+
+def test_a_prompts_samples_do_not_depend_on_the_rest_of_the_call(backend):
+    """Per-prompt seeds: sharding a call (as data parallelism does) with the matching seeds, or another
+    micro-batch size, gives exactly the same samples; identical prompts in one call are independent samples."""
+    params = SamplingParams(max_new_tokens=8, stop=(), seeds=(11, 12, 13))
+    whole = backend.generate(PROMPTS, params, n=2)
+    shards = [
+        backend.generate(PROMPTS[:1], dataclasses.replace(params, seeds=(11,)), n=2),
+        backend.generate(PROMPTS[1:], dataclasses.replace(params, seeds=(12, 13)), n=2),
+    ]
+    assert _same(shards[0] + shards[1], whole)
+    other_batching = HFBackend(backend.model, backend.tokenizer, micro_batch_size=1).generate(PROMPTS, params, n=2)
+    assert _same(other_batching, whole)
+    rev = backend.generate(PROMPTS[::-1], dataclasses.replace(params, seeds=(13, 12, 11)), n=2)
+    assert _same(rev[::-1], whole)
+    # `seed` without `seeds` is a fixed mix of (seed, i): a repeated prompt gets different samples
+    same = backend.generate([PROMPTS[0]] * 2, SamplingParams(max_new_tokens=8, stop=(), seed=3), n=2)
+    assert len({c.token_ids for group in same for c in group}) == 4
+    with pytest.raises(ValueError, match="seeds"):
+        backend.generate(PROMPTS, dataclasses.replace(params, seeds=(1,)))
+
+
+def test_rng_state_round_trip_repeats_unseeded_sampling(backend):
+    params = SamplingParams(max_new_tokens=8, stop=())
+    backend.generate(PROMPTS, params)
+    state = backend.get_rng_state()
+    first = backend.generate(PROMPTS, params)
+    backend.set_rng_state(state)
+    assert _same(backend.generate(PROMPTS, params), first)
+    # a seeded call does not advance the backend's own generator
+    backend.set_rng_state(state)
+    backend.generate(PROMPTS, dataclasses.replace(params, seed=9))
+    assert _same(backend.generate(PROMPTS, params), first)
+    backend.sleep()
+    backend.wake_up()  # no-ops on the HF backend
+
+
+def test_stop_after_ignores_a_stop_string_before_the_marker(backend):
+    """An `</answer>` inside <think> must not end the response: stop strings count only after `stop_after`."""
+    params = SamplingParams(max_new_tokens=40, stop=(), seed=4)
+    free = backend.generate(PROMPTS[:1], params)[0][0]
+    text = free.text
+    marker = text[len(text) // 2 : len(text) // 2 + 3]
+    m_start = text.find(marker)
+    m_end = m_start + len(marker)
+    # a one-character stop string written both before and after the marker
+    stop = next(ch for ch in sorted(set(text), key=text.count, reverse=True) if ch in text[:m_start] and ch in text[m_end:])
+    plain = backend.generate(PROMPTS[:1], dataclasses.replace(params, stop=(stop,)))[0][0]
+    assert plain.text == text[: text.find(stop) + 1] and plain.finish_reason == "stop"
+    after = backend.generate(PROMPTS[:1], dataclasses.replace(params, stop=(stop,), stop_after=marker))[0][0]
+    assert after.text == text[: text.find(stop, m_end) + 1] and after.finish_reason == "stop"
+    assert after.token_ids == free.token_ids[: len(after.token_ids)] and len(after.text) > len(plain.text)
+    # a marker the text never contains: the stop string never counts and the row runs to the cap
+    never = backend.generate(PROMPTS[:1], dataclasses.replace(params, stop=(stop,), stop_after="\x00none"))[0][0]
+    assert never.token_ids == free.token_ids and never.finish_reason == free.finish_reason

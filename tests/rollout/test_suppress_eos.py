@@ -17,7 +17,7 @@ def test_sample_never_picks_a_banned_token_and_reports_unmasked_logprobs() -> No
     for temperature in (0.0, 1.0):
         params = SamplingParams(temperature=temperature)
         for _ in range(20):
-            tokens, logps = _sample(logits, params, gen, banned)
+            tokens, logps = _sample(logits, params, [gen, gen], banned)
             assert 0 not in tokens.tolist()
             t = temperature if temperature > 0 else 1.0
             expected = (logits / t).log_softmax(-1).gather(-1, tokens[:, None]).squeeze(1)

@@ -211,3 +211,37 @@ def test_seeding_stops_after_seed_rounds_even_when_short(tmp_path: Path) -> None
     train(scripted(*over), tmp_path / "r", console=QUIET)
     seeded = [b for b in buffers(tmp_path / "r")["deduction.jsonl"] if b.get("source") == "seeding"]
     assert 0 < len(seeded) <= 4  # one round of B=2 proposals per proposing type (deduction and abduction)
+
+
+def test_progress_is_printed_as_lines_when_stderr_is_not_a_terminal(tmp_path: Path, capsys) -> None:
+    """Under nohup or a pipe a live bar prints nothing until the end: seeding and steps print lines with an ETA."""
+    train(scripted("trainer.steps=3", "selfplay.seed_size=4", "selfplay.batch_size=2"), tmp_path / "r", console=QUIET)
+    err = capsys.readouterr().err.splitlines()
+    steps = [ln for ln in err if ln.startswith("steps: ")]
+    assert [ln.split()[1] for ln in steps] == ["0/3", "1/3", "2/3", "3/3"]
+    assert "eta" in steps[1] and "eta" in steps[2] and "eta" not in steps[-1]
+    assert "/step" in steps[1] or "steps/s" in steps[1]
+    seeding = [ln for ln in err if ln.startswith("seeding: ")]
+    assert seeding and seeding[0].startswith("seeding: 3/12") and seeding[-1].startswith("seeding: 12/12")
+
+
+def test_progress_display_does_not_change_what_is_generated(tmp_path: Path, monkeypatch) -> None:
+    """The bar follows the backend's callback: one backend call per phase, with or without a terminal, and the
+    same metrics either way (a wrapper that re-chunked calls changed both)."""
+    from azr.rollout.scripted import ScriptedBackend
+
+    calls: list[int] = []
+    real = ScriptedBackend.generate
+
+    def counted(self, prompts, params, n=1):
+        calls.append(len(prompts))
+        return real(self, prompts, params, n)
+
+    monkeypatch.setattr(ScriptedBackend, "generate", counted)
+    c = scripted("trainer.steps=2", "selfplay.batch_size=4", "rollout.micro_batch_size=2")
+    train(c, tmp_path / "lines", console=QUIET)
+    assert len(calls) == 6  # proposals, Monte-Carlo tries, solver prompts; per step
+    tty = Console(file=open("/dev/null", "w"), force_terminal=True, width=120)  # noqa: SIM115
+    train(c, tmp_path / "bars", console=tty)
+    assert len(calls) == 12
+    assert rows(tmp_path / "lines") == rows(tmp_path / "bars")

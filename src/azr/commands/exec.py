@@ -1,17 +1,20 @@
 """`azr exec`: run programs in the sandboxed executor, JSON lines in, JSON lines out.
 
 Each stdin line is ``{"code": "<program defining f>", "inputs": ["<call-argument text>", ...], "timeout"?: s}``;
-each gets exactly one stdout line ``{"results": [{"status", "output", "error"}, ...]}`` in input order, or
-``{"error": "..."}`` for a line that is not such an object (and processing continues). Lines are batched
-(up to --batch requests at a time) so grouped programs run concurrently. ``--info`` prints the isolation
-layers active on this machine and exits.
+each line gets exactly one stdout line, in input order: ``{"results": [{"status", "output", "error"}, ...]}``,
+or ``{"error": "..."}`` for a line that is not such a request (blank, not UTF-8, not JSON, nested too deeply,
+wrong fields, a timeout outside (0, 86400] s); processing continues after it. Lines are batched (up to --batch
+requests at a time) so grouped programs run concurrently. ``--info`` prints the isolation layers active on this
+machine and exits.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,13 +29,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=64, help="requests read before running them together")
 
 
-def _parse_line(line: str):
+def _parse_line(raw: bytes):
+    """One stdin line -> ExecRequest, or the one-line error text answered for it."""
     from azr.executor import ExecRequest
+    from azr.executor.types import timeout_problem
 
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"line is not UTF-8: {e.reason} at byte {e.start}"
+    if not line.strip():
+        return "empty line: expected one JSON request per line"
     try:
         obj = json.loads(line)
     except ValueError as e:
         return f"invalid JSON: {e}"
+    except RecursionError:
+        return "invalid JSON: nested too deeply"
     if not isinstance(obj, dict):
         return "a request must be a JSON object"
     code, inputs, timeout = obj.get("code"), obj.get("inputs"), obj.get("timeout")
@@ -40,8 +53,8 @@ def _parse_line(line: str):
         return "'code' must be a string"
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
         return "'inputs' must be a list of strings"
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        return "'timeout' must be a positive number"
+    if timeout is not None and (why := timeout_problem(timeout)) is not None:
+        return f"'timeout' {why}"
     return ExecRequest(code, tuple(inputs), float(timeout) if timeout is not None else None)
 
 
@@ -86,21 +99,37 @@ def run(args: argparse.Namespace) -> int:
             out.flush()
             pending.clear()
 
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            pending.append(_parse_line(line))
+        for raw, more in _lines(sys.stdin.buffer.fileno()):
+            pending.append(_parse_line(raw))
             # Flush at the batch size, or when no more input is waiting, so interactive use gets answers.
-            if len(pending) >= args.batch or not _more_input():
+            if len(pending) >= args.batch or not more:
                 flush()
         flush()
     return 0
 
 
-def _more_input() -> bool:
+def _lines(fd: int) -> Iterator[tuple[bytes, bool]]:
+    """Raw stdin lines (bytes: a line that is not UTF-8 is one bad request, not a dead stream), each with
+    whether more input is already waiting. A last line without a newline counts; an empty stream yields none."""
     import select
 
-    try:
-        return bool(select.select([sys.stdin], [], [], 0)[0])
-    except (OSError, ValueError):
-        return False
+    buf = bytearray()
+    eof = False
+    while not eof:
+        chunk = os.read(fd, 1 << 16)
+        eof = not chunk
+        buf += chunk
+        if not eof and b"\n" not in chunk:
+            continue  # split only when a line ended: linear in the input, however long one line is
+        lines = buf.split(b"\n")
+        buf = bytearray(lines.pop())  # the unfinished tail
+        if eof and buf:
+            lines.append(bytes(buf))
+        for i, line in enumerate(lines):
+            waiting = i + 1 < len(lines) or bool(buf) or eof
+            if not waiting:
+                try:
+                    waiting = bool(select.select([fd], [], [], 0)[0])
+                except (OSError, ValueError):
+                    waiting = False
+            yield bytes(line), waiting

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from azr.executor.types import timeout_problem
+
 TASK_TYPES = ("deduction", "abduction", "induction")
 
 
@@ -105,7 +107,7 @@ class ExecutorConfig:
     workers: int = 0
     """Concurrent child slots per zygote; 0 means the number of CPU cores."""
     timeout: float = 10.0
-    """Wall-clock seconds per program execution (paper: 10 s)."""
+    """Wall-clock seconds per program execution (paper: 10 s); finite, at most 86,400 (one day)."""
     memory_mb: int = 1024
     """Address-space limit per child, in MiB."""
     max_output_chars: int = 100_000
@@ -118,7 +120,8 @@ class ExecutorConfig:
 
     def __post_init__(self) -> None:
         _check(self.workers >= 0, "executor.workers must be >= 0")
-        _check(self.timeout > 0, "executor.timeout must be > 0")
+        why = timeout_problem(self.timeout)
+        _check(why is None, f"executor.timeout {why}")
         _check(self.memory_mb >= 64, "executor.memory_mb must be >= 64")
         _check(self.max_output_chars >= 100, "executor.max_output_chars must be >= 100")
         _one_of("executor.sandbox", self.sandbox, ("auto", "bwrap", "seccomp"))

@@ -176,7 +176,9 @@ def evaluate_heldout(
             batch = todo[start : start + batch_size]
             messages = [prompts.solver_messages(it.task, cfg) for it in batch]
             # the seed depends on the item, not on the batch, so a resumed evaluation samples the same answers
-            call = replace(params, seed=seed * 1_000_003 + items.index(batch[0]))
+            call = replace(
+                params, seed=seed * 1_000_003 + items.index(batch[0]), stop_after=prompts.stop_after(messages[0])
+            )
             comps = backend.generate([render(m) for m in messages], call, n=1)
             texts = [prompts.response_prefix(m) + c[0].text for m, c in zip(messages, comps)]
             answers = [parse.parse_answer(t, text) for text in texts]

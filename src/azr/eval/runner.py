@@ -8,8 +8,6 @@ data) matches the one saved in `OUT/meta.json`.
 from __future__ import annotations
 
 import json
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,7 +22,9 @@ from azr.eval.fake import fake_backend
 from azr.eval.passk import ks_for, mean_pass_at_k
 from azr.eval.scoring import CodeJudge, score
 from azr.io import append_jsonl, atomic_write_json, read_jsonl
+from azr.progress import LineProgress
 from azr.rollout.base import SamplingParams
+from azr.tasks import prompts as task_prompts
 
 Render = Callable[[list[dict[str, str]]], str]
 
@@ -105,45 +105,6 @@ def _aggregate(name: str, records: list[dict[str, Any]], samples: int, data: str
     return BenchmarkResult(name, len(records), samples, pk["1"], pk, data, records, extra)
 
 
-class LineProgress:
-    """Progress as plain lines for logs and pipes, where a live rich bar would print nothing until the end."""
-
-    def __init__(self, stream: Any = None, every_s: float = 30.0) -> None:
-        self.stream = stream or sys.stderr
-        self.every_s = every_s
-        self.tasks: dict[int, dict[str, Any]] = {}
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def add_task(self, description: str, total: int, completed: int = 0) -> int:
-        tid = len(self.tasks)
-        now = time.monotonic()
-        self.tasks[tid] = {"name": description, "total": total, "done": completed, "t0": now, "base": completed,
-                           "last": now, "last_tenth": completed * 10 // max(total, 1)}  # fmt: skip
-        self._line(tid)
-        return tid
-
-    def advance(self, tid: int, n: int) -> None:
-        t = self.tasks[tid]
-        t["done"] += n
-        now, tenth = time.monotonic(), t["done"] * 10 // max(t["total"], 1)
-        # a line per tenth of the benchmark, or every `every_s` seconds, and always at the end
-        if tenth > t["last_tenth"] or now - t["last"] >= self.every_s or t["done"] >= t["total"]:
-            t["last"], t["last_tenth"] = now, tenth
-            self._line(tid)
-
-    def _line(self, tid: int) -> None:
-        t = self.tasks[tid]
-        elapsed = time.monotonic() - t["t0"]
-        rate = (t["done"] - t["base"]) / elapsed if elapsed > 0 else 0.0
-        eta = f" eta {(t['total'] - t['done']) / rate:.0f}s" if rate > 0 and t["done"] < t["total"] else ""
-        print(f"{t['name']}: {t['done']}/{t['total']} ({rate:.2f} items/s{eta})", file=self.stream, flush=True)
-
-
 def _progress(enabled: bool) -> Any:
     if not enabled:
         return None
@@ -193,13 +154,15 @@ def run_benchmark(
     if isinstance(backend, str):  # `oracle` / `junk`: scripted from the items themselves
         backend = fake_backend(backend, todo, [prompts[it.id] for it in todo], settings.template)
     stop = ("</answer>",) if settings.template == "azr" else ()
+    # The azr template reasons first: an `</answer>` drafted inside <think> does not end the response.
+    stop_after = task_prompts.stop_after(msgs[todo[0].id]) if stop and todo else ""
     task = progress.add_task(name, total=len(items), completed=len(items) - len(todo)) if progress else None
     position = {it.id: i for i, it in enumerate(items)}
     for start in range(0, len(todo), settings.batch_size):
         batch = todo[start : start + settings.batch_size]
         params = SamplingParams(
             max_new_tokens=settings.max_new_tokens, temperature=settings.temperature, top_p=settings.top_p,
-            stop=stop, seed=settings.seed * 1_000_003 + position[batch[0].id],
+            stop=stop, stop_after=stop_after, seed=settings.seed * 1_000_003 + position[batch[0].id],
         )  # fmt: skip
         outs = backend.generate([prompts[it.id] for it in batch], params, n=settings.samples)
         flat_items = [it for it in batch for _ in range(settings.samples)]

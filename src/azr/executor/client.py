@@ -8,9 +8,10 @@ Failure handling: if a zygote exits, or no result arrives for longer than the sl
 take, the zygote is killed and restarted; its in-flight requests come back as `sandbox_error`, unsent ones go
 to the new zygote. The caller never sees an exception for anything model code does.
 
-Isolation is decided once per Executor (probing in `_layers`) and reported by
-`info()`. Without bubblewrap it falls back to seccomp + Landlock + rlimits and says so; with neither
-bubblewrap nor seccomp it refuses to start unless `unsafe=True`, which is logged as a warning.
+Isolation is decided once per Executor (`_layers`; the bubblewrap probe, `process.bwrap_problem`, runs once per
+process) and reported by `info()`. Without working bubblewrap, `sandbox=auto` falls back to seccomp + Landlock +
+rlimits and says why in one warning line; `sandbox=bwrap` raises `SandboxUnavailable` with the reason. Without
+seccomp it refuses to start unless `unsafe=True`, which is logged as a warning.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
-from azr.config import ExecutorConfig
-from azr.executor import policy, sandbox
+from azr.config import ConfigError, ExecutorConfig
+from azr.executor import policy, process, sandbox
 from azr.executor.process import ZygoteProcess
 from azr.executor.types import ExecRequest, ExecResult, Status
 from azr.executor.values import is_plain, parse_value
@@ -41,29 +42,47 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+class SandboxUnavailable(ConfigError):
+    """The configured sandbox cannot run here (`executor.sandbox=bwrap` without working bubblewrap). A config
+    error, so every command ends with one line and exit 2."""
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """One line per process (eval starts two executors; tests start many)."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
 def _layers(cfg: ExecutorConfig) -> dict:
-    """Probe the isolation layers once. Raises RuntimeError when the configured sandbox is impossible."""
+    """Probe the isolation layers once. Raises when the configured sandbox is impossible."""
     if cfg.unsafe:
         log.warning("azr executor: UNSAFE mode, model code runs WITHOUT bubblewrap, seccomp or Landlock "
                     "(separate process and rlimits only). Never use this for untrusted code.")
         return {"bwrap": False, "bpf": None, "landlock_abi": 0, "unsafe": True,
                 "scratch_root": tempfile.mkdtemp(prefix="azr-exec-")}
-    bwrap = cfg.sandbox in ("auto", "bwrap") and sandbox.bwrap_works()
-    if cfg.sandbox == "bwrap" and not bwrap:
-        raise RuntimeError("executor.sandbox=bwrap but bubblewrap cannot create namespaces here")
     bpf = sandbox.seccomp_bpf_or_none()
     if bpf is None:
         raise RuntimeError("seccomp is unavailable (pyseccomp/libseccomp); refusing to run model code "
                            "without it (set executor.unsafe=true to override, loudly)")
     abi = sandbox.landlock_abi()
-    if not bwrap:
-        (log.info if cfg.sandbox == "seccomp" else log.warning)(
-            "azr executor: %s, using seccomp + %s + rlimits without namespaces",
-            "sandbox=seccomp configured" if cfg.sandbox == "seccomp" else "bubblewrap unavailable",
-            f"Landlock ABI {abi}" if abi else "no Landlock")
-    return {"bwrap": bwrap, "bpf": bpf, "landlock_abi": abi, "unsafe": False,
-            # with bwrap the scratch dirs live on the zygote's private tmpfs; nothing to create on the host
-            "scratch_root": None if bwrap else tempfile.mkdtemp(prefix="azr-exec-")}
+    layers = {"bwrap": False, "bpf": bpf, "landlock_abi": abi, "unsafe": False, "scratch_root": None}
+    fallback = f"seccomp + {f'Landlock ABI {abi}' if abi else 'no Landlock'} + rlimits without namespaces"
+    if cfg.sandbox == "seccomp":
+        log.info("azr executor: sandbox=seccomp configured, using %s", fallback)
+    else:
+        problem = process.bwrap_problem(abi, bpf)
+        if problem is None:
+            layers["bwrap"] = True  # scratch dirs live on the zygote's private tmpfs; nothing on the host
+            return layers
+        if cfg.sandbox == "bwrap":
+            raise SandboxUnavailable(f"executor.sandbox=bwrap: {problem}")
+        _warn_once(f"azr executor: {problem}; falling back to {fallback} (executor.sandbox=bwrap makes this an error)")
+    layers["scratch_root"] = tempfile.mkdtemp(prefix="azr-exec-")
+    return layers
 
 
 class Executor:
@@ -276,4 +295,4 @@ def run_requests(requests: Iterable[ExecRequest], cfg: ExecutorConfig | None = N
         return ex.run(list(requests))
 
 
-__all__ = ["Executor", "run_requests"]
+__all__ = ["Executor", "SandboxUnavailable", "run_requests"]

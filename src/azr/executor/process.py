@@ -9,6 +9,7 @@ Nothing read from the zygote is evaluated: answers are JSON lists of strings, va
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -36,11 +37,25 @@ class ZygoteDied(Exception):
     pass
 
 
+class ZygoteStartError(RuntimeError):
+    """The zygote did not come up. `reason` is one line (the last line of its stderr, else what failed);
+    `stderr` holds the zygote's whole stderr tail."""
+
+    def __init__(self, reason: str, stderr: str = "") -> None:
+        super().__init__(f"executor zygote failed to start: {reason}")
+        self.reason, self.stderr = reason, stderr
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
 class ZygoteProcess:
     """One zygote process (optionally inside bwrap) and the pipes to it. Not thread-safe: one user at a time."""
 
     def __init__(self, layers: dict, cfg: ExecutorConfig, workers: int, hash_seed: int,
-                 spawner: ThreadPoolExecutor) -> None:
+                 spawner: ThreadPoolExecutor | None) -> None:
         self.layers, self.cfg, self.workers, self.hash_seed = layers, cfg, workers, hash_seed
         self.spawner = spawner
         self.proc: subprocess.Popen | None = None
@@ -52,18 +67,22 @@ class ZygoteProcess:
     # ---- process lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the zygote and wait for its ready frame; raises ZygoteStartError with a one-line reason."""
         env = {"PYTHONHASHSEED": str(self.hash_seed), "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin",
                "LANG": "C.UTF-8"}
-        src = sandbox.interpreter_paths()[-1]
-        argv = [sys.executable, "-s", "-c", _BOOT.format(src=src)]
-        if self.layers["bwrap"]:
-            argv = sandbox.bwrap_command(env) + argv
+        argv = [sys.executable, "-s", "-c", _BOOT.format(src=sandbox.azr_path_entry())]
         self._stderr = tempfile.TemporaryFile()
-        # Spawned from the Executor's long-lived spawner thread: the zygote (and bwrap --die-with-parent) use
-        # PR_SET_PDEATHSIG, which fires when the *thread* that forked them exits, e.g. a caller's worker thread.
-        self.proc = self.spawner.submit(
-            subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-            cwd="/", start_new_session=True, close_fds=True).result()
+        try:
+            if self.layers["bwrap"]:
+                argv = sandbox.bwrap_command(env) + argv
+            # Spawned from the Executor's long-lived spawner thread: the zygote (and bwrap --die-with-parent) use
+            # PR_SET_PDEATHSIG, which fires when the *thread* that forked them exits, e.g. a caller's worker thread.
+            popen = functools.partial(subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=self._stderr, env=env, cwd="/", start_new_session=True, close_fds=True)
+            self.proc = self.spawner.submit(popen).result() if self.spawner else popen()
+        except (OSError, ValueError) as e:
+            self._stderr.close()
+            raise ZygoteStartError(str(e)) from None
         cfg = {"workers": self.workers, "max_output_chars": self.cfg.max_output_chars,
                "memory_mb": self.cfg.memory_mb, "bpf": (self.layers["bpf"] or b"").hex(),
                "landlock_abi": self.layers["landlock_abi"], "read_paths": sandbox.interpreter_paths(),
@@ -75,10 +94,10 @@ class ZygoteProcess:
         except (OSError, ZygoteDied, ValueError) as e:
             err = self._stderr_tail()
             self.kill()
-            raise RuntimeError(f"executor zygote failed to start: {e}; stderr: {err}") from None
+            raise ZygoteStartError(_last_line(err) or str(e), err) from None
         if not self.ready.get("ready"):
             self.kill()
-            raise RuntimeError(f"executor zygote sent {self.ready!r} instead of ready")
+            raise ZygoteStartError(f"it sent {str(self.ready)[:200]} instead of ready")
         os.set_blocking(self.proc.stdin.fileno(), False)
         os.set_blocking(self.proc.stdout.fileno(), False)
 
@@ -131,16 +150,16 @@ class ZygoteProcess:
 
     # ---- exchange ---------------------------------------------------------------------------------------
 
-    def run(self, items: list[dict]) -> dict[int, list | None]:
+    def run(self, items: list[dict], starts: int = 2) -> dict[int, list | None]:
         """Send `items` (each {"key", "code", "inputs", "timeout", "group"}), return key -> raw results, or
-        None for items lost to a zygote failure (restarting the zygote for the rest)."""
+        None for items lost to a zygote failure (starting the zygote at most `starts` times for the rest)."""
         with self.lock:
             out: dict[int, list | None] = {}
             pending = list(items)
             attempts = 0
             while pending:
                 if not self.alive():
-                    if attempts >= 2:
+                    if attempts >= starts:
                         out.update({it["key"]: None for it in pending})
                         break
                     attempts += 1
@@ -203,7 +222,7 @@ class ZygoteProcess:
                     raise ZygoteDied("zygote hung")
             return []
         except (ZygoteDied, ValueError, KeyError) as e:
-            log.warning("executor zygote failed (%s); restarting, %d in-flight requests lost; stderr: %s", e,
+            log.warning("executor zygote failed (%s); %d in-flight requests lost; stderr: %s", e,
                         len(inflight), self._stderr_tail()[-500:])
             self.restarts += 1
             for it in inflight.values():
@@ -212,3 +231,36 @@ class ZygoteProcess:
             return list(unsent)
         finally:
             sel.close()
+
+
+_PROBE_CODE = "def f():\n    return 1"
+_probe_cache: dict[int, str | None] = {}
+
+
+def bwrap_problem(landlock_abi: int, bpf: bytes | None) -> str | None:
+    """Why the zygote cannot run inside bubblewrap here, as one line; None when it can. Cached per process.
+
+    The probe starts exactly what an executor starts (bwrap with the same mounts, the interpreter, the zygote
+    with its preload, scratch dirs and Landlock rulesets) and runs one program in a confined child, so a
+    checkout or venv that bwrap cannot see fails here, with its reason, instead of in the first real zygote."""
+    if landlock_abi in _probe_cache:
+        return _probe_cache[landlock_abi]
+    if not sandbox.bwrap_installed():
+        problem: str | None = "bubblewrap (bwrap) is not installed"
+    else:
+        layers = {"bwrap": True, "bpf": bpf, "landlock_abi": landlock_abi, "scratch_root": None}
+        z = ZygoteProcess(layers, ExecutorConfig(), 1, 0, None)
+        problem = None
+        try:
+            z.start()
+            got = z.run([{"key": 0, "code": _PROBE_CODE, "inputs": [""], "timeout": 10.0, "group": False}], starts=0)
+            if got.get(0) != [["ok", "1", None]]:
+                problem = f"a probe program returned {str(got.get(0))[:200]}"
+        except ZygoteStartError as e:
+            problem = e.reason
+        finally:
+            z.kill()
+        if problem is not None:
+            problem = "bubblewrap is installed but cannot start the executor: " + problem
+    _probe_cache[landlock_abi] = problem
+    return problem

@@ -199,24 +199,39 @@ def set_child_subreaper() -> None:
 # bubblewrap (trainer side)
 
 
+def azr_path_entry() -> str:
+    """The `sys.path` entry that holds the running `azr` package (a checkout's `src`, or site-packages)."""
+    return str(Path(__file__).resolve().parents[2])
+
+
 def interpreter_paths() -> list[str]:
-    """Directories the zygote's interpreter needs to read: base install, venv, azr sources."""
-    src = str(Path(__file__).resolve().parents[2])
-    paths = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), src]
+    """Host paths the zygote's interpreter reads: base install, venv, the `azr` package, the executable's
+    directory, each as written and resolved (a symlinked checkout works). Only the `azr` package directory is
+    listed, not its parent, so siblings of a checkout (e.g. other files in /tmp) stay hidden."""
+    exe = os.path.abspath(sys.executable)
+    candidates = [sys.base_prefix, sys.prefix, str(Path(__file__).resolve().parents[1]), os.path.dirname(exe),
+                  os.path.dirname(os.path.realpath(exe))]
+    paths = {os.path.abspath(p) for p in candidates} | {os.path.realpath(p) for p in candidates}
     out: list[str] = []
-    for p in paths:
-        if p not in out and not any(p.startswith(q + os.sep) for q in out):
+    for p in sorted(paths, key=len):  # parents first, so nested paths are dropped
+        if not any(p == q or p.startswith(q.rstrip(os.sep) + os.sep) for q in out):
             out.append(p)
     return out
 
 
 def bwrap_command(extra_env: dict[str, str]) -> list[str]:
-    """bwrap argv (without the command): all namespaces, read-only system and interpreter, private tmpfs."""
+    """bwrap argv (without the command): all namespaces, read-only system and interpreter, private tmpfs.
+
+    bwrap applies its mount options in order, so the fresh filesystems (/proc, /dev, the private /tmp) come
+    first and the read-only binds go on top of them: an interpreter, venv or checkout under /tmp is bound
+    into the private tmpfs (only those directories, nothing else of the host's /tmp). Raises ValueError when a
+    path the interpreter needs would cover the private /tmp itself."""
     import shutil
 
     bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
     cmd = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--die-with-parent",
            "--new-session", "--clearenv", "--cap-drop", "ALL", "--hostname", "azr-sandbox"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     cmd += ["--ro-bind", "/usr", "/usr"]
     for name in ("lib", "lib64", "lib32", "bin", "sbin"):
         p = Path("/") / name
@@ -227,35 +242,19 @@ def bwrap_command(extra_env: dict[str, str]) -> list[str]:
     if Path("/etc/ld.so.cache").exists():
         cmd += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     for p in interpreter_paths():
+        if p in ("/", "/tmp"):
+            raise ValueError(f"the interpreter needs {p} itself, which would expose the host's /tmp")
         cmd += ["--ro-bind", p, p]
-    exe = Path(sys.executable)
-    if not any(str(exe).startswith(p + os.sep) for p in interpreter_paths()):
-        cmd += ["--ro-bind", str(exe.parent), str(exe.parent)]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    cmd += ["--chdir", "/tmp"]
     for k, v in extra_env.items():
         cmd += ["--setenv", k, v]
     return cmd + ["--"]
 
 
-_BWRAP_OK: bool | None = None
-
-
-def bwrap_works() -> bool:
-    """Can we start the interpreter inside bubblewrap here? (Fails in default Docker/k8s.) Cached."""
+def bwrap_installed() -> bool:
     import shutil
-    import subprocess
 
-    global _BWRAP_OK
-    if _BWRAP_OK is None:
-        _BWRAP_OK = False
-        if shutil.which("bwrap") or Path("/usr/bin/bwrap").exists():
-            try:
-                r = subprocess.run(bwrap_command({}) + [sys.executable, "-s", "-c", "pass"],
-                                   stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-                _BWRAP_OK = r.returncode == 0
-            except (OSError, subprocess.SubprocessError):
-                _BWRAP_OK = False
-    return _BWRAP_OK
+    return bool(shutil.which("bwrap")) or Path("/usr/bin/bwrap").exists()
 
 
 def seccomp_bpf_or_none() -> bytes | None:

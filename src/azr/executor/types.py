@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
+
+MAX_TIMEOUT = 86_400.0
+"""Largest per-input timeout in seconds (one day). Timeouts are checked against it wherever they enter
+(`executor.timeout`, `ExecRequest`, `azr exec` lines) and the zygote clamps to it: far above it, `select`
+overflows (~2,147,484 s) and kills the zygote."""
+
+
+def timeout_problem(value: object) -> str | None:
+    """Why `value` is not a usable timeout, or None: a number of seconds, finite, in (0, MAX_TIMEOUT]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "must be a number of seconds"
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        return f"must be a finite number of seconds in (0, {MAX_TIMEOUT:.0f}], got {value!r}"
+    return None
 
 
 class Status(str, Enum):
@@ -29,7 +44,11 @@ class ExecRequest:
     inputs: tuple[str, ...]
     """Call-argument texts; each is run as `f(<input>)` with fresh globals."""
     timeout: float | None = None
-    """Per-input wall-clock limit in seconds; None uses the executor's configured timeout."""
+    """Per-input wall-clock limit in seconds, in (0, MAX_TIMEOUT]; None uses the executor's configured timeout."""
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and (why := timeout_problem(self.timeout)) is not None:
+            raise ValueError(f"ExecRequest.timeout {why}")
 
 
 @dataclass(frozen=True)

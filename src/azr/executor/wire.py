@@ -6,6 +6,7 @@ Kept apart from the zygote so both ends (the trainer's `process` module and the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 
@@ -15,6 +16,18 @@ HDR = struct.Struct(">I")
 RES = struct.Struct(">BII")
 STATUSES = ("ok", "error", "timeout", "memory", "crashed", "output_limit", "policy_rejected", "sandbox_error")
 _CODE = {name: i for i, name in enumerate(STATUSES)}
+
+
+def request_problem(msg: dict) -> str | None:
+    """What is wrong with a trainer -> zygote request frame, or None. The trainer validates first; the zygote
+    checks again so one malformed request is answered as a bad request instead of killing the zygote. Timeouts
+    above MAX_TIMEOUT are not a problem: the zygote clamps them."""
+    t = msg.get("timeout")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and t > 0):
+        return f"timeout {t!r} is not a finite positive number"
+    if not isinstance(msg.get("code"), str) or not all(isinstance(x, str) for x in msg["inputs"]):
+        return "code and inputs must be strings"
+    return None
 
 
 def read_exact(fd: int, n: int) -> bytes:

@@ -31,8 +31,19 @@ import time
 from collections import deque
 
 from azr.executor.sandbox import Confiner, landlock_ruleset, set_child_subreaper, set_parent_death_signal
+from azr.executor.types import MAX_TIMEOUT
 from azr.executor.values import is_plain
-from azr.executor.wire import HDR, RES, STATUSES, encode_result, frame, read_exact, take_frames, write_all
+from azr.executor.wire import (
+    HDR,
+    RES,
+    STATUSES,
+    encode_result,
+    frame,
+    read_exact,
+    request_problem,
+    take_frames,
+    write_all,
+)
 
 # Allowed stdlib modules imported once here so children only pay fork + copy-on-write, not imports.
 PRELOAD = (
@@ -292,13 +303,18 @@ class Zygote:
             os.waitpid(info.si_pid, 0)
 
     def _on_request(self, msg: dict) -> None:
-        rid, inputs = int(msg["id"]), list(enumerate(msg["inputs"]))
+        rid, inputs = int(msg["id"]), list(enumerate(msg.get("inputs") or ()))
         self.reqs[rid] = {"results": [None] * len(inputs), "left": len(inputs)}
         if not inputs:
             del self.reqs[rid]
             write_all(1, frame({"id": rid, "results": []}))
             return
-        base = {"id": rid, "code": msg["code"], "timeout": float(msg["timeout"])}
+        why = request_problem(msg)
+        if why is not None:  # answered, not fatal: one malformed request must not take the others with it
+            for idx, _ in inputs:
+                self._result(rid, idx, ["sandbox_error", None, f"BadRequest: {why}"])
+            return
+        base = {"id": rid, "code": msg["code"], "timeout": min(float(msg["timeout"]), MAX_TIMEOUT)}
         if msg.get("group", True):
             self.queue.append(dict(base, inputs=inputs))
         else:

@@ -9,7 +9,9 @@ bf16 weights get fp32 master copies: AdamW updates the masters and the bf16 weig
 at lr 1e-6 an update applied to bf16 directly (8 bits of mantissa) is mostly rounded away (docs/training.md).
 
 The PPO ratio's pi_old is the rollout's own sampling log-probs (`Completion.logprobs`); the learner computes
-pi_theta with the same helper (`azr.models.logprobs_from_logits`, same temperature), so the ratio starts at 1.
+pi_theta with the same helper (`azr.models.logprobs_from_logits`, same temperature) and the same function: dropout
+off, as in the rollouts (`policy_mode`), so the ratio starts at 1 whatever `model.lora_dropout` or the model's own
+dropout config is.
 This module does not generate, compute rewards or advantages, or write checkpoints.
 """
 
@@ -43,6 +45,17 @@ def apply_lora(model: torch.nn.Module, mc: ModelConfig) -> torch.nn.Module:
 
 def is_peft(model: Any) -> bool:
     return hasattr(model, "peft_config")
+
+
+def policy_mode(model: torch.nn.Module) -> None:
+    """Put the model in the mode the rollouts sample in (eval: every dropout off, LoRA's included), so pi_theta
+    is the function pi_old was sampled from. Layers with gradient checkpointing on keep `training` set on
+    themselves (not on their submodules), because checkpointing only recomputes in training mode; such layers
+    hold no dropout of their own."""
+    model.eval()
+    for m in model.modules():
+        if getattr(m, "gradient_checkpointing", False) is True:
+            m.training = True
 
 
 class HFLearner:
@@ -140,7 +153,7 @@ class HFLearner:
             return {"sequences": 0.0, "tokens": 0.0, "skipped": 1.0}
         ac, temp = self.cfg.algo, self.cfg.rollout.temperature
         dtype = self.cfg.model.dtype
-        self._model.train()
+        policy_mode(self._model)  # not train(): dropout would make the PPO ratio differ from 1 at the start
         totals = dict.fromkeys(("loss", "pg_loss", "entropy", "kl", "clip_frac", "approx_kl"), 0.0)
         try:
             for mb in self._micro_batches(items):

@@ -8,9 +8,13 @@ It recognises the task from the prompt's `## Task: <Propose|Solve> a <type> task
   in-process, and the identity program), an identity guess for programs it does not know, deliberately wrong
   ones, or format errors.
 
-Outcomes are drawn from fixed probabilities with an RNG seeded from (seed, call number, prompt, try), so a run is
-deterministic given the seed; a `script` maps (task type, role) to a list of outcome names cycled in request
-order, which tests use to compute rewards by hand. Token ids are the UTF-8 bytes of the text and log-probs a
+Outcomes are drawn from fixed probabilities with an RNG seeded by `rollout.base.sample_seed(seed_i, j)` for sample j
+of prompt i (the seeding contract of every backend; an unseeded call takes its base seed from (seed, call
+number)), so a run is deterministic given the seed; a `script` maps (task type, role) to a list of outcome names
+cycled in request order, which tests use to compute rewards by hand. Besides the drawn outcomes a script may name
+`draft_correct`: a correct answer whose reasoning first drafts a wrong `<answer>...</answer>` (for the
+`stop_after` rule). The stop rule of `SamplingParams` (`stop`, `stop_after`) is applied to the canned text as a
+model backend applies it while generating. Token ids are the UTF-8 bytes of the text and log-probs a
 constant: there is no distribution behind them.
 
 It never runs text it reads from a prompt.
@@ -22,11 +26,11 @@ import ast
 import random
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from azr.buffer import ZERO_PROGRAM, normalize_input, normalize_program
-from azr.rollout.base import Completion, SamplingParams
+from azr.rollout.base import Completion, SamplingParams, mix, prompt_seeds, sample_seed, stop_end
 from azr.rollout.library import GENERIC_INPUTS, IDENTITY_MESSAGE_HINT, LIBRARY, LibraryProgram
 from azr.tasks.parse import fences
 
@@ -56,6 +60,7 @@ class ScriptedBackend:
 
     def __init__(self, seed: int = 0, script: Mapping[tuple[str, str], Sequence[str]] | None = None):
         self.seed = seed
+        self.progress: Callable[[int, int], None] | None = None
         self.script = {k: list(v) for k, v in (script or {}).items()}
         self._calls = 0
         self._counters: dict[tuple[str, str], int] = defaultdict(int)
@@ -66,14 +71,14 @@ class ScriptedBackend:
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1) -> list[list[Completion]]:
         self._calls += 1
-        base = params.seed if params.seed is not None else self.seed
+        seeds = prompt_seeds(params, len(prompts), mix(self.seed, self._calls))
+        if self.progress is not None:
+            self.progress(0, len(prompts) * n)
         out = []
         for i, prompt in enumerate(prompts):
-            row = []
-            for j in range(n):
-                rng = random.Random(f"{base}:{self._calls}:{i}:{j}:{prompt[-200:]}")
-                row.append(self._complete(prompt, rng))
-            out.append(row)
+            out.append([self._complete(prompt, random.Random(sample_seed(seeds[i], j)), params) for j in range(n)])
+        if self.progress is not None:
+            self.progress(len(prompts) * n, len(prompts) * n)
         return out
 
     def count_tokens(self, text: str) -> int:
@@ -90,15 +95,24 @@ class ScriptedBackend:
         self._calls = int(state["calls"])
         self._counters = defaultdict(int, {tuple(k): int(v) for k, v in state["counters"]})
 
+    def sleep(self) -> None:
+        return None
+
+    def wake_up(self) -> None:
+        return None
+
     # ---- completions -----------------------------------------------------------------------------------------
 
-    def _complete(self, prompt: str, rng: random.Random) -> Completion:
+    def _complete(self, prompt: str, rng: random.Random, params: SamplingParams) -> Completion:
         m = _HEADING.search(prompt)
         role, task = (m.group(1).lower(), m.group(2)) if m else ("solve", "deduction")
         key = (task, "propose" if role == "propose" else "solve")
         outcome = self._outcome(key, rng)
-        body = self._propose(task, outcome, prompt, rng) if role == "propose" else self._solve(task, outcome, prompt)
         think = "Let me work through this step by step."
+        if outcome == "draft_correct":  # a draft answer inside the reasoning, then the real one
+            think += " A first guess:\n<answer>\nNone\n</answer>\nNo, let me check that again."
+            outcome = "correct"
+        body = self._propose(task, outcome, prompt, rng) if role == "propose" else self._solve(task, outcome, prompt)
         full = f"<think>{think}</think>\n<answer>\n{body}\n</answer>"
         if outcome == "format_error":
             full = f"<think>{think}\n{body}"  # no </think>, no answer block
@@ -109,6 +123,8 @@ class ScriptedBackend:
         while common < min(len(full), len(prefix)) and full[common] == prefix[common]:
             common += 1
         text = full[common:]
+        end = stop_end(text, params.stop, params.stop_after)
+        text = text[:end] if end is not None else text
         ids = tuple(text.encode("utf-8"))
         return Completion(
             prompt=prompt,

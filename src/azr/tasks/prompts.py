@@ -26,6 +26,7 @@ from azr.tasks.spec import spec, split_visible
 from azr.tasks.types import Role, Task, TaskType
 
 THINK = "<think>"
+END_THINK = "</think>"
 
 PREAMBLE = (
     "You are the Assistant in a conversation with a User. For every request, the Assistant first reasons "
@@ -153,6 +154,12 @@ def response_prefix(messages: list[dict[str, str]]) -> str:
     if messages and messages[-1].get("role") == "assistant":
         return messages[-1]["content"]
     return THINK
+
+
+def stop_after(messages: list[dict[str, str]]) -> str:
+    """`SamplingParams.stop_after` for this prompt: `</think>` while the response still starts inside the
+    reasoning (so an `</answer>` drafted there does not end it), "" when the prefill is already past it."""
+    return "" if END_THINK in response_prefix(messages) else END_THINK
 
 
 def render(messages: list[dict[str, str]], tokenizer: Any | None, template: str) -> str:

@@ -86,6 +86,8 @@ def read_task_file(path: str | Path) -> list[TaskRecord]:
             d = json.loads(raw)
         except json.JSONDecodeError as e:
             raise TaskFileError(f"{p.name} line {i}: not JSON ({e.msg})") from e
+        except RecursionError:  # e.g. '[' * 100000: the decoder recurses per level
+            raise TaskFileError(f"{p.name} line {i}: not JSON (nested too deeply)") from None
         if not isinstance(d, dict):
             raise TaskFileError(f"{p.name} line {i}: not a JSON object")
         try:
