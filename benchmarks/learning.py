@@ -238,10 +238,11 @@ class Bench:
             temp, tag = (
                 (0.0, f"eval@{step}") if seed is None else (self.cfg.rollout.temperature, f"noise@{step}/seed{seed}")
             )
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             values, seconds = evaluate_state(self.cfg, model, tok, d, self.args, temp, seed or 0, tag)
             (d / "values.json").write_text(json.dumps(values) + "\n")
-            self.timed(tag, time.perf_counter() - t0, parts=seconds, items=sum(len(v) for v in values.values()))
+            items = sum(len(v) for v in values.values())
+            self.timed(tag, time.perf_counter() - t0, cpu_s=time.process_time() - c0, parts=seconds, items=items)
             if seed is None:
                 from azr.eval import stats
                 from azr.io import atomic_write_json
@@ -265,12 +266,14 @@ class Bench:
         done = ck.load_checkpoint(latest).step if latest is not None else 0
         if done < step:
             cfg = dataclasses.replace(self.cfg, trainer=dataclasses.replace(self.cfg.trainer, steps=step))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 train(cfg, self.out, resume=latest is not None, console=Console(stderr=True))
             except TrainError as e:
                 raise BenchError(str(e)) from None
-            self.timed(f"train@{done}->{step}", time.perf_counter() - t0, steps=step - done)
+            self.timed(
+                f"train@{done}->{step}", time.perf_counter() - t0, cpu_s=time.process_time() - c0, steps=step - done
+            )
             gc.collect()
         path = self.out / "checkpoints" / ck.step_name(step)
         if not path.is_dir():
@@ -334,7 +337,9 @@ def machine() -> dict[str, Any]:
 def timings(stages: list[dict[str, Any]], rows: list[dict[str, Any]], session_s: float) -> dict[str, Any]:
     """Seconds per stage (over all sessions), per training step (mean of the logged step times) and per eval."""
     step_s = [r["timing/total"] for r in rows if isinstance(r.get("timing/total"), (int, float))]
+    step_cpu = [r["timing/cpu"] for r in rows if isinstance(r.get("timing/cpu"), (int, float))]
     evals = [s for s in stages if s["stage"].startswith("eval@")]
+    eval_cpu = [s["cpu_s"] for s in evals if "cpu_s" in s]
     return {
         "stages": stages,
         "this_session_s": session_s,
@@ -343,6 +348,9 @@ def timings(stages: list[dict[str, Any]], rows: list[dict[str, Any]], session_s:
         "noise_s": sum(s["seconds"] for s in stages if s["stage"].startswith("noise@")),
         "per_step_s": sum(step_s) / len(step_s) if step_s else None,
         "per_eval_s": sum(s["seconds"] for s in evals) / len(evals) if evals else None,
+        # process CPU seconds (all threads): on a shared machine these say more than wall time
+        "per_step_cpu_s": sum(step_cpu) / len(step_cpu) if step_cpu else None,
+        "per_eval_cpu_s": sum(eval_cpu) / len(eval_cpu) if eval_cpu else None,
     }
 
 

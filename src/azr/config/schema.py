@@ -46,6 +46,9 @@ class ModelConfig:
     """LoRA dropout."""
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     """Module names that get LoRA adapters."""
+    lora_fp32: bool = True
+    """Keep the adapter weights in fp32 over low-precision base weights (PEFT's default: every LoRA layer casts its
+    input to fp32). False stores them in the base dtype, with fp32 master copies in the optimizer."""
     template: str = "chat"
     """Prompt rendering: `chat` (the tokenizer's chat template, for instruct models) or `plain` (the R1-style
     `User: ... Assistant: <think>` concatenation the paper uses for base models)."""

@@ -40,7 +40,7 @@ def apply_lora(model: torch.nn.Module, mc: ModelConfig) -> torch.nn.Module:
     if not targets:
         raise ValueError(f"model.lora_targets {list(mc.lora_targets)} match no module of the model")
     lora = LoraConfig(r=mc.lora_r, lora_alpha=mc.lora_alpha, lora_dropout=mc.lora_dropout, target_modules=targets)
-    return get_peft_model(model, lora)
+    return get_peft_model(model, lora, autocast_adapter_dtype=mc.lora_fp32)
 
 
 def is_peft(model: Any) -> bool:
