@@ -25,13 +25,13 @@ from __future__ import annotations
 import copy
 import json
 import random
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 from azr.config import Config, SelfPlayConfig
 from azr.io import append_jsonl, atomic_write_text, read_jsonl
-from azr.tasks.identity import task_key
+from azr.tasks.identity import normalize_program, task_key
 from azr.tasks.spec import spec
 from azr.tasks.types import Task, TaskType
 
@@ -78,8 +78,20 @@ def is_seed(task: Task) -> bool:
 class TaskBuffers:
     """The three buffers. `cfg` is the run `Config` (or its `selfplay` section)."""
 
-    def __init__(self, run_dir: str | Path | None, cfg: Config | SelfPlayConfig, upto_step: int | None = None):
+    def __init__(
+        self,
+        run_dir: str | Path | None,
+        cfg: Config | SelfPlayConfig,
+        upto_step: int | None = None,
+        exclude: Collection[str] = (),
+    ):
+        """`exclude`: normalised programs (`normalize_program`) that must never enter a buffer, e.g. the held-out
+        evaluation tasks (`azr.eval.heldout`): `add` refuses them and `contains` reports them as present, so a
+        proposal reproducing one is rejected as a duplicate. Reopening a run whose logs hold one is an error."""
         self.cfg: SelfPlayConfig = cfg.selfplay if isinstance(cfg, Config) else cfg
+        self.exclude = frozenset(exclude)
+        self.refused = 0
+        """Tasks `add` refused because their program is excluded."""
         self.dir = Path(run_dir) / "buffers" if run_dir is not None else None
         self._tasks: dict[TaskType, dict[int, Task]] = {t: {} for t in TaskType}
         self._keys: dict[TaskType, dict[Hashable, int]] = {t: {} for t in TaskType}
@@ -88,6 +100,12 @@ class TaskBuffers:
         if self.resumed:
             for t in TaskType:
                 self._replay(t, upto_step)
+            leaked = [t for buf in self._tasks.values() for t in buf.values() if self._excluded(t)]
+            if leaked:
+                raise ValueError(
+                    f"{self.dir} holds {len(leaked)} task(s) that are now held out (first: {leaked[0].program[:40]!r}); "
+                    "the held-out set changed since the run started: keep its trainer.heldout_* settings"
+                )
         else:
             self.add(zero_tasks())
 
@@ -104,7 +122,10 @@ class TaskBuffers:
         return {t.value: len(v) for t, v in self._tasks.items()}
 
     def contains(self, task: Task) -> bool:
-        return task_key(task) in self._keys[task.type]
+        return task_key(task) in self._keys[task.type] or self._excluded(task)
+
+    def _excluded(self, task: Task) -> bool:
+        return bool(self.exclude) and normalize_program(task.program) in self.exclude
 
     # ---- sampling ------------------------------------------------------------------------------------------
 
@@ -155,6 +176,9 @@ class TaskBuffers:
         for task in tasks:
             key = task_key(task)
             if key in self._keys[task.type]:
+                continue
+            if self._excluded(task):
+                self.refused += 1
                 continue
             seq = self._insert(task, key)
             added[task.type].append((seq, task))

@@ -65,6 +65,8 @@ class Run:
     executor: Any
     monitor: Any
     stack: contextlib.ExitStack
+    heldout: Any = None
+    """`azr.eval.heldout.HeldOut` when `trainer.heldout_size` > 0."""
 
 
 def build(
@@ -110,8 +112,13 @@ def build(
             executor = ShardedExecutor(stack.enter_context(Executor(executor_config(cfg.executor, w.local_size))))
         else:
             executor = stack.enter_context(Executor(cfg.executor))
-        # Only rank 0 persists the buffers; the others hold the same tasks in memory.
-        buffers = TaskBuffers(run_dir if w.main else None, cfg, upto_step=upto_step)
+        heldout = _heldout(cfg, executor)
+        try:  # only rank 0 persists the buffers; the others hold the same tasks in memory
+            buffers = TaskBuffers(
+                run_dir if w.main else None, cfg, upto_step=upto_step, exclude=heldout.programs if heldout else ()
+            )
+        except ValueError as e:  # the run's buffers hold a task that is now held out
+            raise TrainError(str(e)) from None
         if upto_step is None and cfg.selfplay.seed_files:
             load_seed_files(buffers, list(cfg.selfplay.seed_files), executor, cfg)
         if dist_active():
@@ -144,10 +151,23 @@ def build(
             on_seed = progress.seeding if progress is not None else None
             sizes = seed_buffers(ctx, cfg.selfplay.seed_size, cfg.selfplay.seed_rounds, progress=on_seed)
             console.print("seeding: " + "  ".join(f"{t} {n}" for t, n in sizes.items()))
-        return Run(cfg, ctx, rollout, learner, model, tokenizer, executor, monitor, stack)
+        return Run(cfg, ctx, rollout, learner, model, tokenizer, executor, monitor, stack, heldout)
     except BaseException:
         stack.close()
         raise
+
+
+def _heldout(cfg: Config, executor: Any) -> Any:
+    """The held-out evaluation tasks (`trainer.heldout_size` > 0), which the buffers must never take in."""
+    if cfg.trainer.heldout_size <= 0:
+        return None
+    from azr.eval.benchmarks import default_data_dir
+    from azr.eval.heldout import HeldOutError, load_heldout
+
+    try:
+        return load_heldout(cfg, executor, default_data_dir(cfg.trainer.data_dir or None))
+    except HeldOutError as e:
+        raise TrainError(str(e)) from None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -211,15 +231,28 @@ def _periodic_eval(run: Run, run_dir: Path, step: int, console: Console) -> dict
     from azr.eval import periodic
 
     tc = run.cfg.trainer
-    scores = periodic(
-        run.rollout,
-        run.ctx.render,
-        run.executor,
-        list(tc.eval_benchmarks),
-        tc.eval_limit,
-        tc.data_dir or None,
-        cfg=run.cfg,
+    scores = (
+        periodic(
+            run.rollout,
+            run.ctx.render,
+            run.executor,
+            list(tc.eval_benchmarks),
+            tc.eval_limit,
+            tc.data_dir or None,
+            cfg=run.cfg,
+        )
+        if tc.eval_benchmarks
+        else {}
     )
+    if run.heldout is not None:
+        from azr.eval.heldout import evaluate_heldout
+        from azr.eval.heldout import scores as heldout_scores
+
+        records = evaluate_heldout(
+            run.heldout, run.rollout, run.ctx.render, run.executor, run.cfg,
+            max_new_tokens=min(run.cfg.rollout.max_new_tokens, 2048), batch_size=run.cfg.rollout.micro_batch_size,
+        )  # fmt: skip
+        scores.update({f"eval/{name}/score": v for name, v in heldout_scores(records).items()})
     from azr.io import atomic_write_json
 
     if world().main:
@@ -288,6 +321,10 @@ def _train(cfg: Config, run_dir: Path, resume: bool, console: Console) -> TrainR
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
     ckpt.seed_everything(cfg.trainer.seed)
+    if cfg.rollout.threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.rollout.threads)
 
     total = cfg.trainer.steps
     progress = TrainProgress(console, total, start)

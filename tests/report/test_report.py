@@ -198,3 +198,19 @@ def test_report_on_a_scripted_training_run(tmp_path: Path) -> None:
         assert f"<h3>{t}</h3>" in text
     assert "<b>propose</b> rollouts (step 2)" in text and "<b>solve</b> rollouts (step 2)" in text
     assert page.text_by_id["status"] == "finished"
+
+
+def test_report_shows_heldout_curves_from_the_learning_benchmark(tmp_path: Path) -> None:
+    """benchmarks/learning.py writes eval/step_N.json (step 0 too, with bootstrap intervals) and no metrics."""
+    run = make_run(tmp_path)
+    for step, score in ((0, 12.5), (6, 25.0)):
+        rec = {"step": step, "eval/heldout-deduction/score": score, "eval/heldout-deduction/ci_low": score - 5,
+               "eval/heldout-deduction/ci_high": score + 5, "eval/cruxeval-o/score": 30.0 + step}  # fmt: skip
+        (run / "eval" / f"step_{step:06d}.json").write_text(json.dumps(rec))
+    html = build_report(run)
+    page = parse(html)
+    check_images(page, run / "report")
+    assert {"heldout.png", "eval.png"} <= {i["data-file"] for i in page.images}
+    table = page.text_by_id["eval-table"]
+    assert "heldout-deduction" in table and "12.5000 [7.5000, 17.5000]" in table and "25 [20, 30]" in table
+    assert "bootstrap 95 % interval" in html.read_text()

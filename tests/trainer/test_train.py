@@ -80,9 +80,11 @@ def test_fresh_run_refuses_an_existing_run_dir(tmp_path: Path) -> None:
         train(scripted("trainer.steps=1"), tmp_path / "missing", resume=True, console=QUIET)
 
 
-@pytest.mark.parametrize("backend", ["scripted", "hf"])
+@pytest.mark.parametrize("backend", ["scripted", "hf", "hf-lora"])
 def test_resume_reproduces_the_next_step(tmp_path: Path, backend: str) -> None:
-    small = ["selfplay.batch_size=1", "rollout.max_new_tokens=12"] if backend == "hf" else []  # CPU time
+    small = ["selfplay.batch_size=1", "rollout.max_new_tokens=12"] if backend != "scripted" else []  # CPU time
+    if backend == "hf-lora":  # the CPU presets' default: LoRA adapter, bf16 base weights
+        backend, small = "hf", [*small, "model.lora=true", "model.dtype=bf16", "model.lora_r=4"]
     c2 = cfg(f"rollout.backend={backend}", "trainer.steps=2", *small)
     c1 = cfg(f"rollout.backend={backend}", "trainer.steps=1", *small)
     train(c2, tmp_path / "straight", console=QUIET)
@@ -92,7 +94,18 @@ def test_resume_reproduces_the_next_step(tmp_path: Path, backend: str) -> None:
     assert rows(a) == rows(b) and len(rows(b)) == 2
     assert buffers(a) == buffers(b)
     assert (a / "samples" / "step_000002.jsonl").read_text() == (b / "samples" / "step_000002.jsonl").read_text()
-    if backend == "hf":
+    if backend == "hf" and c2.model.lora:
+        from safetensors.torch import load_file
+
+        model_dir = a / "checkpoints" / "step_000002" / "model"
+        assert not (model_dir / "model.safetensors").exists()  # only the adapter is saved
+        wa = load_file(model_dir / "adapter_model.safetensors")
+        wb = load_file(b / "checkpoints" / "step_000002" / "model" / "adapter_model.safetensors")
+        assert wa and all("lora_" in k and torch.equal(wa[k], wb[k]) for k in wa)
+        assert any(k.endswith("lora_B.weight") and wa[k].abs().sum() > 0 for k in wa)  # the adapter trained
+        opt = torch.load(b / "checkpoints" / "step_000002" / "optimizer.pt", weights_only=False)
+        assert all(m is None for m in opt["masters"])  # fp32 adapter: no master copies, none of frozen weights
+    elif backend == "hf":
         assert "update/grad_norm" in rows(b)[-1]
         from safetensors.torch import load_file
 

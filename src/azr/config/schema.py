@@ -47,6 +47,9 @@ class ModelConfig:
     """LoRA dropout."""
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     """Module names that get LoRA adapters."""
+    lora_fp32: bool = True
+    """Keep the adapter weights in fp32 over low-precision base weights (PEFT's default: every LoRA layer casts its
+    input to fp32). False stores them in the base dtype, with fp32 master copies in the optimizer."""
     template: str = "chat"
     """Prompt rendering: `chat` (the tokenizer's chat template, for instruct models) or `plain` (the R1-style
     `User: ... Assistant: <think>` concatenation the paper uses for base models)."""
@@ -85,6 +88,10 @@ class RolloutConfig:
     Small instruct models need this to follow the format (docs/models.md); the cost is no free-form reasoning.
     False: prompts end with `<think>` (R1 template)."""
 
+    threads: int = 0
+    """torch CPU threads of the training process (generation and update; `torch.set_num_threads`); 0 keeps torch's
+    default (one per core). On a machine shared with other jobs 1 can be several times faster than 2: every op of
+    a 2-thread forward waits for the slower thread (docs/training.md)."""
     suppress_eos: bool = False
     """Mask the end-of-sequence token until `</answer>` is written. Small instruct models end their turn right
     after a closed code block, leaving the answer unclosed (and a proposer's input block unwritten); this makes
@@ -113,6 +120,7 @@ class RolloutConfig:
         _check(self.max_new_tokens > 0, "rollout.max_new_tokens must be > 0")
         _check(self.max_prompt_tokens > 0, "rollout.max_prompt_tokens must be > 0")
         _check(self.micro_batch_size > 0, "rollout.micro_batch_size must be > 0")
+        _check(self.threads >= 0, "rollout.threads must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -243,9 +251,13 @@ class OptimConfig:
     """Global gradient-norm clip."""
     micro_batch_size: int = 4
     """Sequences per forward/backward; gradients accumulate over the whole step's batch (one update)."""
+    logprob_chunk: int = 128
+    """Response positions per chunk of the fused log-prob/entropy in the update (`azr.models.logprobs_and_entropy`:
+    no full-vocabulary float32 copies of the logits); 0 = the unfused reference path (docs/training.md)."""
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, "optim.lr must be > 0")
+        _check(self.logprob_chunk >= 0, "optim.logprob_chunk must be >= 0")
         _check(self.weight_decay >= 0, "optim.weight_decay must be >= 0")
         _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "optim.betas must be two numbers in [0, 1)")
         _check(self.grad_clip > 0, "optim.grad_clip must be > 0")
@@ -270,6 +282,13 @@ class TrainerConfig:
     """Items per benchmark in the periodic evaluation (a fixed subset: the first N)."""
     data_dir: str = ""
     """Directory with benchmark files for evaluation; empty means `$AZR_DATA_DIR` or the package default."""
+    heldout_size: int = 0
+    """Held-out in-distribution tasks per task type, taken from the AZR seed files `heldout_files`
+    (`azr.eval.heldout`): never in a buffer, a reference or a solver batch, and scored greedily with the training
+    solver prompts at every periodic evaluation (`eval/heldout-<type>/score`); 0 = none held out."""
+    heldout_files: tuple[str, str] = ("azr_seeds/7b_coder_seed_io.jsonl", "azr_seeds/7b_coder_code_f_seed_io.jsonl")
+    """The deduction/abduction seed file and the induction seed file of the held-out set, relative to the data
+    dir (or absolute paths)."""
     samples_per_step: int = 8
     """Proposals and answers per task type and role saved to `samples/` each step."""
     tensorboard: bool = False
@@ -285,6 +304,8 @@ class TrainerConfig:
         _check(self.keep_checkpoints >= 1, "trainer.keep_checkpoints must be >= 1")
         _check(self.eval_every >= 0, "trainer.eval_every must be >= 0")
         _check(self.eval_limit > 0, "trainer.eval_limit must be > 0")
+        _check(self.heldout_size >= 0, "trainer.heldout_size must be >= 0")
+        _check(len(self.heldout_files) == 2, "trainer.heldout_files must name two files (deduction/abduction, induction)")
         _check(self.samples_per_step >= 0, "trainer.samples_per_step must be >= 0")
 
 

@@ -28,7 +28,7 @@ import torch
 from azr.algo.losses import entropy_from_logits, policy_loss
 from azr.config import Config, ModelConfig
 from azr.learner.base import Sample
-from azr.models import autocast, logprobs_from_logits, position_ids_from_mask
+from azr.models import autocast, logprobs_and_entropy, logprobs_from_logits, position_ids_from_mask
 
 
 def apply_lora(model: torch.nn.Module, mc: ModelConfig) -> torch.nn.Module:
@@ -40,7 +40,7 @@ def apply_lora(model: torch.nn.Module, mc: ModelConfig) -> torch.nn.Module:
     if not targets:
         raise ValueError(f"model.lora_targets {list(mc.lora_targets)} match no module of the model")
     lora = LoraConfig(r=mc.lora_r, lora_alpha=mc.lora_alpha, lora_dropout=mc.lora_dropout, target_modules=targets)
-    return get_peft_model(model, lora)
+    return get_peft_model(model, lora, autocast_adapter_dtype=mc.lora_fp32)
 
 
 def is_peft(model: Any) -> bool:
@@ -191,10 +191,7 @@ class HFLearner:
                 with autocast(dtype, self.device.type):
                     logits = self._forward(self._model, batch)
                     labels = batch["input_ids"][:, -mask.shape[1] :]
-                    logprobs = logprobs_from_logits(logits, labels, temp)
-                    # entropy of the sampling distribution (after temperature); no copy of the logits at T = 1
-                    scaled = logits / temp if temp > 0 and temp != 1.0 else logits
-                    entropy = entropy_from_logits(scaled) if ac.entropy_coef else None
+                    logprobs, entropy = self._logprobs_entropy(logits, labels, temp)
                     ref_lp = self._reference_logprobs(batch, labels, temp) if ac.kl_coef > 0 else None
                 parts = policy_loss(
                     logprobs,
@@ -217,7 +214,7 @@ class HFLearner:
                 totals["clip_frac"] += weight * parts.clip_frac
                 approx_kl = float(((batch["old_logprobs"] - logprobs.detach()) * mask).sum()) / n_tokens
                 totals["approx_kl"] += weight * approx_kl
-                del logits, scaled, logprobs, entropy, parts
+                del logits, logprobs, entropy, parts
             grad_norm = self._step()
         finally:
             self._model.eval()
@@ -225,6 +222,22 @@ class HFLearner:
         self.steps += 1
         totals = self._reduce(totals)
         return {**totals, "grad_norm": grad_norm, "tokens": float(n_tokens), "sequences": float(len(items))}
+
+    def _logprobs_entropy(
+        self, logits: torch.Tensor, labels: torch.Tensor, temp: float
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """pi_theta log-probs of the response tokens and the sampling distribution's entropy (after temperature).
+
+        `optim.logprob_chunk > 0`: the fused, chunked kernel (no full-vocabulary float32 copies of the logits);
+        0: the reference path, kept for `benchmarks/step.py --compare` and as the tests' ground truth."""
+        chunk = self.cfg.optim.logprob_chunk
+        if chunk > 0:
+            logprobs, entropy = logprobs_and_entropy(logits, labels, temp, chunk)
+            return logprobs, entropy if self.cfg.algo.entropy_coef else entropy.detach()
+        logprobs = logprobs_from_logits(logits, labels, temp)
+        # no copy of the logits at T = 1
+        scaled = logits / temp if temp > 0 and temp != 1.0 else logits
+        return logprobs, entropy_from_logits(scaled) if self.cfg.algo.entropy_coef else None
 
     def _reference_logprobs(self, batch: dict[str, torch.Tensor], labels: torch.Tensor, temp: float) -> torch.Tensor:
         ctx = self._model.disable_adapter() if self.ref_model is None else nullcontext()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from azr.models.dtypes import DTYPES, autocast, weights_dtype
 from azr.models.loading import ModelError, Resolved, cache_root, converted_dir, load, resolve
-from azr.models.logprobs import logprobs_from_logits, position_ids_from_mask, token_logprobs
+from azr.models.logprobs import logprobs_and_entropy, logprobs_from_logits, position_ids_from_mask, token_logprobs
 from azr.models.packaged import PACKAGED, PackagedModel
 from azr.models.tiny import tiny_random
 
@@ -29,6 +29,7 @@ __all__ = [
     "cache_root",
     "converted_dir",
     "load",
+    "logprobs_and_entropy",
     "logprobs_from_logits",
     "position_ids_from_mask",
     "resolve",

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import torch
 
+DEFAULT_CHUNK = 128
+"""Rows (response positions) per chunk of `logprobs_and_entropy`: a (128, 152k) fp32 block is ~78 MB."""
+
 
 def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     """Positions that ignore left padding: 0 at each row's first real token (as `generate` computes them)."""
@@ -52,3 +55,60 @@ def token_logprobs(
     logits = out.logits[:, :-1]  # (B, T-1 or R, V)
     labels = input_ids[:, 1:] if response_len is None else input_ids[:, input_ids.shape[1] - response_len :]
     return logprobs_from_logits(logits, labels, temperature)
+
+
+def logprobs_and_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0, chunk: int = DEFAULT_CHUNK
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`log softmax(logits / T)[labels]` and the entropy of `softmax(logits / T)`, both float32, computed `chunk`
+    rows at a time. logits (..., V) in any float dtype, labels (...) -> two (...) tensors.
+
+    The same numbers as `logprobs_from_logits` and `azr.algo.losses.entropy_from_logits(logits / T)`, without their
+    full-vocabulary float32 copies: the forward pass keeps only per-row scalars, and the backward pass recomputes
+    each chunk's softmax in float32 and writes the gradient straight into one tensor of the logits' dtype. With a
+    (B, R, V) = (2, 128, 152k) micro-batch the reference path holds ~5 fp32 copies of 155 MB each for autograd.
+    """
+    t = temperature if temperature > 0 else 1.0
+    flat, lab = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+    lp, ent = _LogprobEntropy.apply(flat, lab, float(t), max(1, int(chunk)))
+    return lp.view(labels.shape), ent.view(labels.shape)
+
+
+def _chunk_stats(z: torch.Tensor, lab: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For one chunk: log-probs (n, V) float32 of softmax(z / T), picked log-probs (n,), entropy (n,)."""
+    logp = (z.float() / t).log_softmax(-1) if t != 1.0 else z.float().log_softmax(-1)
+    picked = logp.gather(-1, lab[:, None]).squeeze(-1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    return logp, picked, entropy
+
+
+class _LogprobEntropy(torch.autograd.Function):
+    """d lp / dz = (onehot - p) / T;  d H / dz = -p (log p + H) / T, with p = softmax(z / T)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, lab: torch.Tensor, t: float, chunk: int):  # type: ignore[override]
+        lp = torch.empty(z.shape[0], dtype=torch.float32, device=z.device)
+        ent = torch.empty_like(lp)
+        for s in range(0, z.shape[0], chunk):
+            _, lp[s : s + chunk], ent[s : s + chunk] = _chunk_stats(z[s : s + chunk], lab[s : s + chunk], t)
+        ctx.save_for_backward(z, lab, ent)
+        ctx.t, ctx.chunk = t, chunk
+        return lp, ent
+
+    @staticmethod
+    def backward(ctx, g_lp: torch.Tensor | None, g_ent: torch.Tensor | None):  # type: ignore[override]
+        z, lab, ent = ctx.saved_tensors
+        t, chunk = ctx.t, ctx.chunk
+        grad = torch.empty_like(z)
+        for s in range(0, z.shape[0], chunk):
+            e = slice(s, s + chunk)
+            logp, _, _ = _chunk_stats(z[e], lab[e], t)
+            p = logp.exp()
+            g = torch.zeros_like(p)
+            if g_lp is not None:
+                g -= p * g_lp[e, None]
+                g.scatter_add_(-1, lab[e, None], g_lp[e, None].float())
+            if g_ent is not None:
+                g -= p * (logp + ent[e, None]) * g_ent[e, None]
+            grad[e] = (g / t).to(grad.dtype)
+        return grad, None, None, None

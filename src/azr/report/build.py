@@ -26,6 +26,7 @@ CAPTIONS = {
     "buffers.png": "Buffer sizes per task type.",
     "rejections.png": "Why proposals were rejected, per step (metrics `<type>/propose/rejections/<reason>`).",
     "eval.png": "Periodic evaluation scores (metrics `eval/<benchmark>/score`).",
+    "heldout.png": "Held-out seed tasks (never trained on), greedy, with bootstrap 95 % intervals (eval/step_N.json).",
     "oversight.png": "Oversight flags per step and severity (oversight.jsonl).",
     "advantages.png": "Zero-advantage share per task type × role and the share of degenerate groups (all rewards "
                       "equal, so no learning signal), and the mean |advantage| (metrics `<type>/<role>/adv_*`).",
@@ -158,16 +159,27 @@ def _rejections(run: RunData) -> str:
 
 
 def _evals(run: RunData) -> str:
-    keys = [k for k in run.keys() if k.startswith("eval/") and k.endswith("/score")]
+    keys = run.eval_keys()
     if not keys:
         return "<p>No evaluation results.</p>"
-    steps = sorted({s for k in keys for s in run.series(k)[0]})
+    series = {k: dict(zip(*run.eval_series(k))) for k in keys}
+    steps = sorted({s for per in series.values() for s in per})
     head = "".join(f"<th>{escape(k.split('/')[1])}</th>" for k in keys)
     body = []
     for s in steps:
-        m = next(m for m in run.metrics if m.get("step") == s)
-        body.append(f"<tr><th>{s}</th>" + "".join(_num(k, m[k], s) if k in m else "<td></td>" for k in keys) + "</tr>")
-    return f"<table id='eval-table'><tr><th>step</th>{head}</tr>{''.join(body)}</table>"
+        cells = []
+        for k in keys:
+            ci = run.evals.get(s, {})
+            lo, hi = ci.get(k.replace("/score", "/ci_low")), ci.get(k.replace("/score", "/ci_high"))
+            if s not in series[k]:
+                cells.append("<td></td>")
+            elif isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+                cells.append(f"<td class='num'>{fmt(series[k][s])} <small>[{fmt(lo)}, {fmt(hi)}]</small></td>")
+            else:
+                cells.append(_num(k, series[k][s], s))
+        body.append(f"<tr><th>{s}</th>" + "".join(cells) + "</tr>")
+    note = "<p>Brackets: bootstrap 95 % interval over items.</p>" if any("[" in b for b in body) else ""
+    return f"<table id='eval-table'><tr><th>step</th>{head}</tr>{''.join(body)}</table>{note}"
 
 
 def _oversight(run: RunData) -> str:
@@ -259,7 +271,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
         + _figure(out, figs["diversity"]),
         "<h2 id='advantages'>Learning signal (advantages)</h2>" + _advantages(run) + _figure(out, figs["advantages"]),
         "<h2 id='rejections'>Rejection reasons</h2>" + _rejections(run) + _figure(out, figs["rejections"]),
-        "<h2 id='eval'>Evaluation</h2>" + _evals(run) + _figure(out, figs["evals"]),
+        "<h2 id='eval'>Evaluation</h2>" + _evals(run) + _figure(out, figs["heldout"]) + _figure(out, figs["evals"]),
         "<h2 id='oversight'>Oversight</h2>" + _oversight(run) + _figure(out, figs["oversight"]),
         "<h2 id='examples'>Example tasks</h2>" + _examples(run),
     ]

@@ -71,6 +71,22 @@ class RunData:
         want = (self.config.get("trainer") or {}).get("steps")
         return bool(self.torn_lines) or (isinstance(want, int) and bool(self.steps) and max(self.steps) < want)
 
+    def eval_keys(self) -> list[str]:
+        """`eval/<benchmark>/score` keys from metrics.jsonl and from eval/step_N.json files (which the learning
+        benchmark also writes, at step 0 too), held-out tasks first."""
+        keys = {k for k in self.keys() if k.startswith("eval/") and k.endswith("/score")}
+        keys |= {k for e in self.evals.values() for k in e if k.startswith("eval/") and k.endswith("/score")}
+        return sorted(keys, key=lambda k: (not k.startswith("eval/heldout-"), k))
+
+    def eval_series(self, key: str) -> tuple[list[int], list[float]]:
+        """An eval key per step: the eval/ files, with metrics rows filling steps they lack (the same numbers when
+        both exist: the trainer writes both)."""
+        points = {s: float(e[key]) for s, e in self.evals.items() if isinstance(e.get(key), (int, float))}
+        for x, y in zip(*self.series(key)):
+            points.setdefault(x, y)
+        xs = sorted(points)
+        return xs, [points[x] for x in xs]
+
     def series(self, key: str) -> tuple[list[int], list[float]]:
         xs, ys = [], []
         for m in self.metrics:

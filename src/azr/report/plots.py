@@ -174,19 +174,34 @@ def rejections(run: RunData, out: Path) -> str | None:
     return _save(fig, out, "rejections.png")
 
 
-def evals(run: RunData, out: Path) -> str | None:
-    keys = [k for k in run.keys() if k.startswith("eval/") and k.endswith("/score")]
+def _eval_plot(run: RunData, out: Path, keys: list[str], title: str, name: str) -> str | None:
     if not keys:
         return None
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for k in keys:
-        xs, ys = run.series(k)
-        ax.plot(xs, ys, marker="o", label=k.split("/")[1])
-    ax.set_title("evaluation score", fontsize=10)
+        xs, ys = run.eval_series(k)
+        lo = [run.evals.get(x, {}).get(k.replace("/score", "/ci_low")) for x in xs]
+        hi = [run.evals.get(x, {}).get(k.replace("/score", "/ci_high")) for x in xs]
+        if all(isinstance(v, (int, float)) for v in lo + hi):
+            err = [[y - a for y, a in zip(ys, lo)], [b - y for y, b in zip(ys, hi)]]
+            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=k.split("/")[1])
+        else:
+            ax.plot(xs, ys, marker="o", label=k.split("/")[1])
+    ax.set_title(title, fontsize=10)
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
     _legend(ax)
-    return _save(fig, out, "eval.png")
+    return _save(fig, out, name)
+
+
+def evals(run: RunData, out: Path) -> str | None:
+    keys = [k for k in run.eval_keys() if not k.startswith("eval/heldout-")]
+    return _eval_plot(run, out, keys, "evaluation score", "eval.png")
+
+
+def heldout(run: RunData, out: Path) -> str | None:
+    keys = [k for k in run.eval_keys() if k.startswith("eval/heldout-")]
+    return _eval_plot(run, out, keys, "held-out seed tasks, greedy (% solved)", "heldout.png")
 
 
 def oversight(run: RunData, out: Path) -> str | None:
@@ -233,4 +248,4 @@ def advantages(run: RunData, out: Path) -> str | None:
     return _save(fig, out, "advantages.png")
 
 
-ALL = (task_role_curves, complexity, diversity, buffers, rejections, evals, oversight, advantages)
+ALL = (task_role_curves, complexity, diversity, buffers, rejections, heldout, evals, oversight, advantages)
