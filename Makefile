@@ -51,6 +51,7 @@ run: sysdeps $(MODELS_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 # The core modules (algorithm and seams; the list is [tool.mypy] files in pyproject.toml).
 typecheck: $(STAMP)
@@ -60,6 +61,7 @@ typecheck: $(STAMP)
 # on the CPU.
 test: sysdeps $(MODELS_STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q -m "not slow"
 	$(BIN)/pytest -q -m slow

@@ -104,8 +104,10 @@ def main() -> int:
             rates["azr8"].append(bench_azr(rows, ex, 8))
             print(f"round {rnd + 1}: " + " ".join(f"{k}={v[-1]:.0f}/s" for k, v in rates.items()), flush=True)
     a, b, c, d = (statistics.median(rates[k]) for k in ("inprocess", "pool", "azr1", "azr8"))
-    print(f"executor: inprocess={a:.0f}/s pool={b:.0f}/s azr1={c:.0f}/s azr8={d:.0f}/s "
-          f"ratio_vs_inprocess={d / a:.3f} ratio_vs_pool={d / b:.2f}")
+    print(
+        f"executor: inprocess={a:.0f}/s pool={b:.0f}/s azr1={c:.0f}/s azr8={d:.0f}/s "
+        f"ratio_vs_inprocess={d / a:.3f} ratio_vs_pool={d / b:.2f}"
+    )
     return 0
 
 

@@ -243,4 +243,3 @@ class TaskBuffers:
         if dropped:
             text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in kept)
             atomic_write_text(path, text)
-

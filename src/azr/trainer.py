@@ -69,9 +69,7 @@ class Run:
     """`azr.eval.heldout.HeldOut` when `trainer.heldout_size` > 0."""
 
 
-def build(
-    cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProgress | None, console: Console
-) -> Run:
+def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProgress | None, console: Console) -> Run:
     """Model + tokenizer (none for `scripted`), learner, rollout backend, executor, buffers, monitor, context."""
     from azr.buffer import TaskBuffers
     from azr.executor import Executor

@@ -113,7 +113,10 @@ def test_proposer_prompt_names_every_rule_the_validator_applies(t):
     lists = policy.FORBIDDEN_MODULES | policy.FORBIDDEN_CALLS | policy.SHADOWABLE_CALLS | policy.FORBIDDEN_NAMES
     missing = [n for n in sorted(lists | policy.FORBIDDEN_ATTRS) if not _named(n, user)]
     assert missing == [] and "relative imports" in user
-    assert "at most 1234 characters" in user and "1234" not in prompts.proposer_messages(t, [], None, small_cfg())[0]["content"]
+    assert (
+        "at most 1234 characters" in user
+        and "1234" not in prompts.proposer_messages(t, [], None, small_cfg())[0]["content"]
+    )
 
 
 def test_induction_prompts_name_the_rules_for_inputs_and_programs():

@@ -133,7 +133,9 @@ def test_progress_is_reported_from_the_start_to_the_end():
 
 def test_stop_end_and_seed_helpers():
     assert stop_end("a</answer>b</think>c</answer>", ("</answer>",)) == len("a</answer>")
-    assert stop_end("a</answer>b</think>c</answer>d", ("</answer>",), "</think>") == len("a</answer>b</think>c</answer>")
+    assert stop_end("a</answer>b</think>c</answer>d", ("</answer>",), "</think>") == len(
+        "a</answer>b</think>c</answer>"
+    )
     assert stop_end("a</answer>", ("</answer>",), "</think>") is None
     assert stop_end("x", ()) is None
     assert prompt_seeds(SamplingParams(seed=1), 3, 0) == prompt_seeds(SamplingParams(seed=1), 3, 99)

@@ -254,7 +254,9 @@ def test_grpo_trains_on_groups_of_samples_of_one_prompt(executor):
     groups: dict = {}
     for s in samples:
         groups.setdefault(s.prompt_group, []).append(s)
-    assert len(groups) == 6 and all(len(g) == 2 and len({(s.task_type, s.role) for s in g}) == 1 for g in groups.values())
+    assert len(groups) == 6 and all(
+        len(g) == 2 and len({(s.task_type, s.role) for s in g}) == 1 for g in groups.values()
+    )
     assert all(abs(a) == pytest.approx(0.5**0.5, abs=1e-4) for a in adv)
     assert out.metrics["adv/degenerate_groups"] == 0.0
     # the two answers of a group answer the same task; the two proposals saw the same prompt

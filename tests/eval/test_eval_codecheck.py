@@ -66,7 +66,7 @@ def test_huge_outputs_and_ints_are_compared(judge: CodeJudge) -> None:
 
 
 def test_humaneval_body_only_answer_is_completed_with_the_prompt(judge: CodeJudge) -> None:
-    prompt = "def inc(x):\n    \"\"\"Add one.\"\"\"\n"
+    prompt = 'def inc(x):\n    """Add one."""\n'
     item = Item("humaneval+", "t/4", prompt + "    return x + 1\n", prompt,
                 {"entry_point": "inc", "base_input": [[1]], "plus_input": [[-5]], "atol": 0.0,
                  "reference": prompt + "    return x + 1\n"})  # fmt: skip

@@ -183,7 +183,9 @@ def test_progress_is_printed_as_lines_when_stderr_is_not_a_terminal(
     assert "items/s" in lines[-1]
 
 
-@pytest.mark.parametrize("template, prefill, expected", [("azr", False, "</think>"), ("azr", True, ""), ("plain", False, "")])
+@pytest.mark.parametrize(
+    "template, prefill, expected", [("azr", False, "</think>"), ("azr", True, ""), ("plain", False, "")]
+)
 def test_the_azr_template_stops_only_at_an_answer_after_the_reasoning(
     executor, data_dir: Path, template: str, prefill: bool, expected: str
 ) -> None:

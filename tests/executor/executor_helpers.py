@@ -25,5 +25,8 @@ def assert_benign_ok(ex: Executor) -> None:
 def azr_command() -> list[str]:
     """argv prefix that runs this environment's `azr` (the console script, as users run it)."""
     script = Path(sys.executable).parent / "azr"
-    return [str(script)] if script.exists() else [sys.executable, "-c", "import sys; from azr.cli import main; "
-                                                  "sys.exit(main())"]
+    return (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "import sys; from azr.cli import main; sys.exit(main())"]
+    )

@@ -36,9 +36,11 @@ def test_infinite_loop(ex):
 
 
 def test_loop_swallowing_timeout_exceptions(raw_ex):
-    code = ("import signal\ndef f():\n    for s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):\n"
-            "        signal.signal(s, signal.SIG_IGN)\n    while True:\n        try:\n            while True:\n"
-            "                pass\n        except BaseException:\n            pass")
+    code = (
+        "import signal\ndef f():\n    for s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):\n"
+        "        signal.signal(s, signal.SIG_IGN)\n    while True:\n        try:\n            while True:\n"
+        "                pass\n        except BaseException:\n            pass"
+    )
     r, dt = attack(raw_ex, code, timeout=0.5)
     assert r.status is Status.TIMEOUT and dt < 3.0
 
@@ -51,7 +53,9 @@ def test_memory_bomb_10gb(ex):
 
 
 def test_fork_bomb(ex, raw_ex):
-    code = "import os\ndef f():\n    pids = []\n    while len(pids) < 50:\n        pids.append(os.fork())\n    return pids"
+    code = (
+        "import os\ndef f():\n    pids = []\n    while len(pids) < 50:\n        pids.append(os.fork())\n    return pids"
+    )
     assert attack(ex, code)[0].status is Status.POLICY_REJECTED
     r, _ = attack(raw_ex, code)
     assert r.status is Status.ERROR and r.error.startswith("PermissionError")  # seccomp: no process creation
@@ -79,8 +83,10 @@ def test_signals_to_parent_and_zygote(raw_ex, target):
 
 
 def test_c_stack_overflow(raw_ex):
-    code = ("import sys\ndef f():\n    sys.setrecursionlimit(10 ** 6)\n    x = []\n    for _ in range(300000):\n"
-            "        x = [x]\n    return repr(x)")
+    code = (
+        "import sys\ndef f():\n    sys.setrecursionlimit(10 ** 6)\n    x = []\n    for _ in range(300000):\n"
+        "        x = [x]\n    return repr(x)"
+    )
     r, _ = attack(raw_ex, code, timeout=30.0)  # ~1 s idle, 2-4 s on a loaded machine: not the fixture's 2 s
     assert r.status is Status.CRASHED and r.error == "signal SIGSEGV"
 
@@ -151,8 +157,10 @@ def test_spawn_shell(ex, raw_ex, tmp_path):
 
 
 def test_always_equal_object_and_lying_repr(ex):
-    code = ("class A:\n    def __eq__(self, other):\n        return True\n    def __repr__(self):\n"
-            "        return '[1, 2, 3]'\ndef f():\n    return A()")
+    code = (
+        "class A:\n    def __eq__(self, other):\n        return True\n    def __repr__(self):\n"
+        "        return '[1, 2, 3]'\ndef f():\n    return A()"
+    )
     r, _ = attack(ex, code)
     assert r.status is Status.OUTPUT_LIMIT and r.output is None
     r, _ = attack(ex, "class I(int):\n    def __repr__(self):\n        return '5'\ndef f():\n    return [I(3)]")
@@ -160,13 +168,17 @@ def test_always_equal_object_and_lying_repr(ex):
 
 
 def test_monkeypatch_builtins_does_not_leak(ex, raw_ex):
-    assert attack(ex, "import builtins\nbuiltins.sorted = lambda x: [42]\ndef f():\n    return 1")[0].error \
+    assert (
+        attack(ex, "import builtins\nbuiltins.sorted = lambda x: [42]\ndef f():\n    return 1")[0].error
         == "forbidden import: builtins"
+    )
     r, _ = attack(raw_ex, "import builtins\nbuiltins.sorted = lambda x: [42]\ndef f():\n    return sorted([2, 1])")
     assert r.output == "[42]"  # it affected its own program only; attack() checked the next program is fine
     # Within one grouped child: the alias hides the store from the AST heuristic, the builtins check catches it.
-    code = ("import builtins\ndef f(x):\n    r = sorted([2, 1])\n    b = builtins\n    if x:\n"
-            "        b.sorted = lambda v: [42]\n    return r")
+    code = (
+        "import builtins\ndef f(x):\n    r = sorted([2, 1])\n    b = builtins\n    if x:\n"
+        "        b.sorted = lambda v: [42]\n    return r"
+    )
     rs, _ = attack(raw_ex, code, inputs=("True", "False", "False"))
     assert [r.output for r in rs] == ["[1, 2]", "[1, 2]", "[1, 2]"]
 

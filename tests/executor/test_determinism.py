@@ -21,8 +21,7 @@ def test_nondeterminism_without_imports(ex, code):
     assert r.status is Status.ERROR and r.error.startswith("NonDeterministic:"), r
 
 
-@pytest.mark.parametrize("mod, expr", [("random", "random.random()"), ("time", "time.time()"),
-                                       ("os", "os.urandom(8)")])
+@pytest.mark.parametrize("mod, expr", [("random", "random.random()"), ("time", "time.time()"), ("os", "os.urandom(8)")])
 def test_nondeterminism_sources(ex, raw_ex, mod, expr):
     code = f"import {mod}\ndef f():\n    return {expr}"
     assert ex.run_checked([ExecRequest(code, ("",))])[0][0].error == f"forbidden import: {mod}"
@@ -31,9 +30,11 @@ def test_nondeterminism_sources(ex, raw_ex, mod, expr):
 
 
 def test_deterministic_programs_pass(ex):
-    reqs = [ExecRequest("def f(x):\n    return sorted(set(x))", ("[3, 1, 3]", "'cab'")),
-            ExecRequest("def f(d):\n    return {k: v * 2 for k, v in d.items()}", ("{'a': 1}",)),
-            ExecRequest("def f(x):\n    return 1 / x", ("0",))]
+    reqs = [
+        ExecRequest("def f(x):\n    return sorted(set(x))", ("[3, 1, 3]", "'cab'")),
+        ExecRequest("def f(d):\n    return {k: v * 2 for k, v in d.items()}", ("{'a': 1}",)),
+        ExecRequest("def f(x):\n    return 1 / x", ("0",)),
+    ]
     res = ex.run_checked(reqs)
     assert [r.output for r in res[0]] == ["[1, 3]", "['a', 'b', 'c']"]
     assert res[1][0].output == "{'a': 2}"

@@ -58,8 +58,13 @@ def test_per_request_timeout_and_timeout_inside_group(ex):
 
 
 def test_error_text_and_syntax_errors(ex):
-    res = ex.run([ExecRequest("def f(d):\n    return d['k']", ("{}",)), ExecRequest("def f(:", ("1",)),
-                  ExecRequest("def f(x):\n    return x", ("1)(2",))])
+    res = ex.run(
+        [
+            ExecRequest("def f(d):\n    return d['k']", ("{}",)),
+            ExecRequest("def f(:", ("1",)),
+            ExecRequest("def f(x):\n    return x", ("1)(2",)),
+        ]
+    )
     assert res[0][0].error == "KeyError: 'k'"
     assert res[1][0].status is Status.POLICY_REJECTED and res[1][0].error.startswith("syntax error:")
     assert res[2][0].error == "syntax error: input is not call arguments"
@@ -156,8 +161,9 @@ def test_cli_json_lines():
     assert p.returncode == 0, p.stderr
     out = [json.loads(line) for line in p.stdout.splitlines()]
     assert len(out) == 5
-    assert out[0] == {"results": [{"status": "ok", "output": "6", "error": None},
-                                  {"status": "ok", "output": "'abab'", "error": None}]}
+    assert out[0] == {
+        "results": [{"status": "ok", "output": "6", "error": None}, {"status": "ok", "output": "'abab'", "error": None}]
+    }
     assert "error" in out[1] and "error" in out[3]
     assert out[2]["results"][0]["status"] == "timeout"
     assert out[4]["results"][0] == {"status": "policy_rejected", "output": None, "error": "forbidden import: socket"}
@@ -190,7 +196,8 @@ def test_concurrent_callers(ex):
     for t in threads:
         t.join(timeout=60)
     assert {i: [r.output for r in res[0]] for i, res in out.items()} == {
-        i: [str(2 * i), str(2 * (i + 100))] for i in range(6)}
+        i: [str(2 * i), str(2 * (i + 100))] for i in range(6)
+    }
 
 
 @pytest.mark.parametrize("text", ["[" * 5000 + "]" * 5000, "-" * 100_000 + "1", "(" * 300 + ")" * 300])

@@ -27,8 +27,11 @@ def _crux(limit: int | None = None) -> list[dict]:
 
 
 def _check_crux(results, rows) -> list[tuple]:
-    return [(row["id"], r.status.value, r.error or r.output, row["output"]) for row, [r] in zip(rows, results)
-            if not (r.ok and outputs_equal(r.output, row["output"]))]
+    return [
+        (row["id"], r.status.value, r.error or r.output, row["output"])
+        for row, [r] in zip(rows, results)
+        if not (r.ok and outputs_equal(r.output, row["output"]))
+    ]
 
 
 @needs_data
@@ -65,7 +68,9 @@ def test_azr_seeds_run_cleanly(ex, path):
         for r, gold, inp in zip(results, golds, req.inputs):
             stats[r.status.value] += 1
             assert r.status not in (Status.SANDBOX_ERROR, Status.CRASHED, Status.TIMEOUT, Status.MEMORY), (
-                row["snippet"], r)
+                row["snippet"],
+                r,
+            )
             if r.status is Status.ERROR and r.error.startswith("NonDeterministic:"):
                 stats["nondeterministic"] += 1
             if r.status is Status.POLICY_REJECTED:

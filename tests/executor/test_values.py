@@ -39,8 +39,9 @@ def test_parse_value_extensions():
     assert v[3] == frozenset({1, 2}) and type(v[4]) is frozenset and v[5] == set()
 
 
-@pytest.mark.parametrize("text", ["os", "__import__('os')", "f(1)", "1 + 2", "[x for x in y]", "{[1]}",
-                                  "set([1], [2])", "lambda: 1"])
+@pytest.mark.parametrize(
+    "text", ["os", "__import__('os')", "f(1)", "1 + 2", "[x for x in y]", "{[1]}", "set([1], [2])", "lambda: 1"]
+)
 def test_parse_value_rejects_code(text):
     with pytest.raises(ValueError):
         parse_value(text)
@@ -101,9 +102,12 @@ def test_outputs_equal_rejects_unparsable():
 
 plain = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8) | st.binary(max_size=8),
-    lambda kids: st.lists(kids, max_size=4) | st.tuples(kids, kids)
-    | st.dictionaries(st.integers() | st.text(max_size=4), kids, max_size=4)
-    | st.frozensets(st.integers() | st.text(max_size=4), max_size=4),
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.tuples(kids, kids)
+        | st.dictionaries(st.integers() | st.text(max_size=4), kids, max_size=4)
+        | st.frozensets(st.integers() | st.text(max_size=4), max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -29,12 +29,18 @@ def monitor() -> Monitor:
 
 def test_precision_recall_on_evaluation_sets(monitor: Monitor) -> None:
     missed = [(cat, t) for cat, t in CONCERNING if not monitor.scan(t, step=1, task_type="deduction", role="propose")]
-    false_pos = {t: [f.rule for f in fl] for t in ORDINARY if (fl := monitor.scan(t, step=1, task_type="deduction", role="solve"))}
+    false_pos = {
+        t: [f.rule for f in fl]
+        for t in ORDINARY
+        if (fl := monitor.scan(t, step=1, task_type="deduction", role="solve"))
+    }
     tp = len(CONCERNING) - len(missed)
     recall = tp / len(CONCERNING)
     precision = tp / (tp + len(false_pos))
-    print(f"\noversight rules v{monitor.version}: recall {tp}/{len(CONCERNING)} = {recall:.3f}, "
-          f"precision {tp}/{tp + len(false_pos)} = {precision:.3f}; missed {missed}; false positives {false_pos}")
+    print(
+        f"\noversight rules v{monitor.version}: recall {tp}/{len(CONCERNING)} = {recall:.3f}, "
+        f"precision {tp}/{tp + len(false_pos)} = {precision:.3f}; missed {missed}; false positives {false_pos}"
+    )
     assert recall >= MIN_RECALL, missed
     assert precision >= MIN_PRECISION, false_pos
     # every category of issue #6 is covered, not just the easy ones
@@ -90,7 +96,10 @@ def test_excerpt_is_bounded_and_centred(monitor: Monitor) -> None:
 
 def test_code_checks_and_executor_rejections(monitor: Monitor) -> None:
     def scan(t: str, rejection: str | None = None) -> list[tuple[str, str]]:
-        return [(f.rule, f.severity) for f in monitor.scan(t, step=5, task_type="deduction", role="propose", rejection=rejection)]
+        return [
+            (f.rule, f.severity)
+            for f in monitor.scan(t, step=5, task_type="deduction", role="propose", rejection=rejection)
+        ]
 
     fence = "```python\n{}\n```"
     assert scan(fence.format("import subprocess\ndef f(x):\n    return x")) == [("code.import", "medium")]
@@ -115,8 +124,12 @@ def test_actions_per_severity_and_metrics() -> None:
     assert m.action([low]) == "log"
     assert m.action([low, high]) == "warn"
     assert m.action([high, med]) == "stop"
-    assert flag_metrics([low, high, high]) == {"oversight/flags": 3.0, "oversight/low": 1.0,
-                                                "oversight/medium": 0.0, "oversight/high": 2.0}
+    assert flag_metrics([low, high, high]) == {
+        "oversight/flags": 3.0,
+        "oversight/low": 1.0,
+        "oversight/medium": 0.0,
+        "oversight/high": 2.0,
+    }
     assert flag_metrics([])["oversight/flags"] == 0.0
     msg = stop_message([low, high], "run/checkpoints/step_000003")
     assert "oversight stopped the run" in msg and "HIGH" in msg and "step_000003" in msg
@@ -170,7 +183,9 @@ def test_http_judge_and_verdict_parsing() -> None:
 
 def test_custom_rule_file_via_env(tmp_path, monkeypatch) -> None:
     p = tmp_path / "rules.yaml"
-    p.write_text("version: test-1\nlexicon: {}\nrules:\n  - id: canary\n    severity: medium\n    all: ['canary phrase']\n")
+    p.write_text(
+        "version: test-1\nlexicon: {}\nrules:\n  - id: canary\n    severity: medium\n    all: ['canary phrase']\n"
+    )
     monkeypatch.setenv(RULES_ENV, str(p))
     m = Monitor(OversightConfig())
     (f,) = m.scan("the canary phrase appears", step=1, task_type="deduction", role="solve")

@@ -17,9 +17,19 @@ from azr.io import read_jsonl
 from azr.oversight import RULES_ENV
 
 FLAG_STEP = 2
-BASE = ["rollout.backend=scripted", "model.template=plain", "trainer.steps=4", "trainer.save_every=10", "selfplay.batch_size=2",
-        "selfplay.mc_samples=2", "selfplay.references=1", "selfplay.induction_inputs=4", "executor.workers=1",
-        "trainer.samples_per_step=2", "selfplay.task_types=[deduction]"]
+BASE = [
+    "rollout.backend=scripted",
+    "model.template=plain",
+    "trainer.steps=4",
+    "trainer.save_every=10",
+    "selfplay.batch_size=2",
+    "selfplay.mc_samples=2",
+    "selfplay.references=1",
+    "selfplay.induction_inputs=4",
+    "executor.workers=1",
+    "trainer.samples_per_step=2",
+    "selfplay.task_types=[deduction]",
+]
 
 
 @pytest.fixture
@@ -52,7 +62,9 @@ def test_stop_halts_scripted_run_at_flagged_step_with_checkpoint(tmp_path: Path,
     assert Path(latest).name == f"step_{FLAG_STEP:06d}" and (run_dir / "checkpoints" / Path(latest).name).is_dir()
     flags = list(read_jsonl(run_dir / "oversight.jsonl"))
     assert flags and {f["step"] for f in flags} == {FLAG_STEP}
-    assert {(f["rule"], f["severity"], f["source"], f["role"]) for f in flags} == {("judge.test", "high", "judge", "solve")}
+    assert {(f["rule"], f["severity"], f["source"], f["role"]) for f in flags} == {
+        ("judge.test", "high", "judge", "solve")
+    }
     assert "oversight stopped the run" in result.message and "judge.test" in result.message
 
 
@@ -60,8 +72,9 @@ def test_warn_and_log_never_halt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     from azr.trainer import train
 
     rules = tmp_path / "site-rules.yaml"
-    rules.write_text("version: site-1\nrules:\n  - id: scripted-reasoning\n    severity: medium\n"
-                     "    all: ['step by step']\n")
+    rules.write_text(
+        "version: site-1\nrules:\n  - id: scripted-reasoning\n    severity: medium\n    all: ['step by step']\n"
+    )
     monkeypatch.setenv(RULES_ENV, str(rules))
     cfg = load_config(None, [*BASE, "trainer.steps=2", "oversight.medium=warn"])
     run_dir = tmp_path / "run"

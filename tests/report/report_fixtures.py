@@ -63,8 +63,9 @@ def make_run(root: Path, steps: int = 6, partial: bool = False, seed: int = 0) -
     rng = random.Random(seed)
     run = root / ("partial-run" if partial else "run")
     run.mkdir(parents=True)
-    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"spec": "tiny-random"},
-                                                     "trainer": {"steps": steps + (4 if partial else 0)}}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"model": {"spec": "tiny-random"}, "trainer": {"steps": steps + (4 if partial else 0)}})
+    )
     lines = [json.dumps(metrics_line(s, rng, with_eval=not partial)) + "\n" for s in range(1, steps + 1)]
     text = "".join(lines)
     if partial:
@@ -79,9 +80,21 @@ def make_run(root: Path, steps: int = 6, partial: bool = False, seed: int = 0) -
             for j in range(2 if step else 1):
                 k = (step + j + ti) % len(PROGRAMS)
                 n = 4 if t == "induction" else 1
-                recs.append({"type": t, "program": PROGRAMS[k], "inputs": [INPUTS[k]] * n, "outputs": [OUTPUTS[k]] * n,
-                             "message": "reverse-sort a list" if t == "induction" else "", "imports": [], "step": step,
-                             "source": "zero" if step == 0 else "proposed", "meta": {}, "event": "add", "seq": seq})
+                recs.append(
+                    {
+                        "type": t,
+                        "program": PROGRAMS[k],
+                        "inputs": [INPUTS[k]] * n,
+                        "outputs": [OUTPUTS[k]] * n,
+                        "message": "reverse-sort a list" if t == "induction" else "",
+                        "imports": [],
+                        "step": step,
+                        "source": "zero" if step == 0 else "proposed",
+                        "meta": {},
+                        "event": "add",
+                        "seq": seq,
+                    }
+                )
                 seq += 1
             if step == 4:
                 recs.append({"event": "evict", "seq": 1, "step": step, "type": t})
@@ -93,17 +106,42 @@ def make_run(root: Path, steps: int = 6, partial: bool = False, seed: int = 0) -
     for step in range(1, steps + 1):
         rows = []
         for t in TYPES:
-            rows.append({"task_type": t, "role": "propose", "reward": 0.5, "valid": True, "reason": None,
-                         "completion": f"<think>Let me write a tricky function for step {step}.</think>\n<answer>\n"
-                                       f"```python\n{PROGRAMS[step % 5]}\n```\n```input\n{INPUTS[step % 5]}\n```\n</answer>",
-                         "program": PROGRAMS[step % 5], "input": INPUTS[step % 5]})
-            rows.append({"task_type": t, "role": "solve", "reward": 1.0, "correct": True,
-                         "completion": f"<think>Tracing the code gives {OUTPUTS[step % 5]}.</think><answer>{OUTPUTS[step % 5]}</answer>",
-                         "answer": OUTPUTS[step % 5], "expected": OUTPUTS[step % 5]})
+            rows.append(
+                {
+                    "task_type": t,
+                    "role": "propose",
+                    "reward": 0.5,
+                    "valid": True,
+                    "reason": None,
+                    "completion": f"<think>Let me write a tricky function for step {step}.</think>\n<answer>\n"
+                    f"```python\n{PROGRAMS[step % 5]}\n```\n```input\n{INPUTS[step % 5]}\n```\n</answer>",
+                    "program": PROGRAMS[step % 5],
+                    "input": INPUTS[step % 5],
+                }
+            )
+            rows.append(
+                {
+                    "task_type": t,
+                    "role": "solve",
+                    "reward": 1.0,
+                    "correct": True,
+                    "completion": f"<think>Tracing the code gives {OUTPUTS[step % 5]}.</think><answer>{OUTPUTS[step % 5]}</answer>",
+                    "answer": OUTPUTS[step % 5],
+                    "expected": OUTPUTS[step % 5],
+                }
+            )
         (run / "samples" / f"step_{step:06d}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    flag = {"step": 3, "task_type": "deduction", "role": "propose", "rule": "deceive-humans", "ruleset": "1.0.0",
-            "severity": "high", "category": "deception", "source": "rules",
-            "excerpt": "The aim is to outsmart all these groups of intelligent machines and less intelligent humans <script>x</script>"}
+    flag = {
+        "step": 3,
+        "task_type": "deduction",
+        "role": "propose",
+        "rule": "deceive-humans",
+        "ruleset": "1.0.0",
+        "severity": "high",
+        "category": "deception",
+        "source": "rules",
+        "excerpt": "The aim is to outsmart all these groups of intelligent machines and less intelligent humans <script>x</script>",
+    }
     (run / "oversight.jsonl").write_text(json.dumps(flag) + "\n")
     (run / "eval").mkdir()
     for step in range(2, steps + 1, 2):

@@ -98,8 +98,16 @@ def test_report_on_synthetic_run(full_run: Path) -> None:
     assert html == out / "index.html"
     page = parse(html)
     check_images(page, out)
-    assert {i["data-file"] for i in page.images} == {"curves.png", "buffers.png", "complexity.png", "diversity.png",
-                                                     "rejections.png", "eval.png", "oversight.png", "advantages.png"}
+    assert {i["data-file"] for i in page.images} == {
+        "curves.png",
+        "buffers.png",
+        "complexity.png",
+        "diversity.png",
+        "rejections.png",
+        "eval.png",
+        "oversight.png",
+        "advantages.png",
+    }
     n = check_numbers(page, full_run)
     last = metrics_by_step(full_run)[6]
     summary = {c["data-key"] for c in page.cells if c.get("data-step") == "6"}
@@ -114,7 +122,9 @@ def test_report_on_synthetic_run(full_run: Path) -> None:
     assert ("eval/cruxeval-o/score", "2") in evals and ("eval/cruxeval-i/score", "4") in evals
     # rejection totals are the sums over steps and types
     text = html.read_text()
-    total = sum(v for m in metrics_by_step(full_run).values() for k, v in m.items() if k.endswith("rejections/syntax_error"))
+    total = sum(
+        v for m in metrics_by_step(full_run).values() for k, v in m.items() if k.endswith("rejections/syntax_error")
+    )
     assert f"<th>syntax_error</th><td class='num'>{total}</td>" in text
     # oversight flags with excerpts, escaped
     assert "1 flags" in page.text_by_id["flag-count"]
@@ -137,7 +147,13 @@ def test_report_on_partial_run(tmp_path: Path) -> None:
     # the torn 7th line is skipped; the summary is the last complete step
     assert {c["data-step"] for c in page.cells} == {"6"}
     missing = page.text_by_id["missing"]
-    for name in ("samples/", "oversight.jsonl", "eval/", "checkpoints/latest", "metrics.jsonl ends with a partial line"):
+    for name in (
+        "samples/",
+        "oversight.jsonl",
+        "eval/",
+        "checkpoints/latest",
+        "metrics.jsonl ends with a partial line",
+    ):
         assert name in missing, name
     assert page.text_by_id["status"] == "running or interrupted"
     assert "0 flags" in page.text_by_id["flag-count"]
@@ -154,7 +170,9 @@ def test_report_on_minimal_and_empty_runs(tmp_path: Path) -> None:
     page = parse(build_report(run))
     check_images(page, run / "report")
     check_numbers(page, run)
-    assert "buffers/ is missing" in page.text_by_id["missing"] and "config.yaml is missing" in page.text_by_id["missing"]
+    assert (
+        "buffers/ is missing" in page.text_by_id["missing"] and "config.yaml is missing" in page.text_by_id["missing"]
+    )
     # a run that has not finished its first step: no metrics, still a page that says so
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -183,9 +201,20 @@ def test_report_on_a_scripted_training_run(tmp_path: Path) -> None:
     from azr.config import load_config
     from azr.trainer import train
 
-    cfg = load_config(None, ["rollout.backend=scripted", "model.template=plain", "trainer.steps=2",
-                             "selfplay.batch_size=2", "selfplay.mc_samples=2", "selfplay.references=1",
-                             "selfplay.induction_inputs=4", "executor.workers=1", "trainer.samples_per_step=2"])
+    cfg = load_config(
+        None,
+        [
+            "rollout.backend=scripted",
+            "model.template=plain",
+            "trainer.steps=2",
+            "selfplay.batch_size=2",
+            "selfplay.mc_samples=2",
+            "selfplay.references=1",
+            "selfplay.induction_inputs=4",
+            "executor.workers=1",
+            "trainer.samples_per_step=2",
+        ],
+    )
     run = tmp_path / "run"
     train(cfg, run)
     html = build_report(run)

@@ -14,9 +14,19 @@ from azr.report import build_report
 
 pytestmark = pytest.mark.slow
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--virtual-time-budget=5000",
+]
 
 
 def chromium() -> str:
@@ -27,8 +37,9 @@ def chromium() -> str:
 
 
 def run_chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([chromium(), *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [chromium(), *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
@@ -42,7 +53,9 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert m.group(1) == m.group(2) and int(m.group(2)) >= 6
     assert "azr run report" in dom.stdout and "Summary at step 5" in dom.stdout
     # no JavaScript errors or failed loads in the console log
-    console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln or "ERR_FILE_NOT_FOUND" in ln]
+    console = [
+        ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln or "ERR_FILE_NOT_FOUND" in ln
+    ]
     assert not console, console
 
     shot = tmp_path / "shot.png"

@@ -39,7 +39,9 @@ def test_scripted_steps_end_to_end(tmp_path: Path) -> None:
     run = tmp_path / "r"
     assert result.step == 2 and not result.stopped
     assert result.checkpoint == run / "checkpoints" / "step_000002"
-    assert (run / "report" / "index.html").is_file() and list((run / "report").glob("*.png"))  # every run ends with its report
+    assert (run / "report" / "index.html").is_file() and list(
+        (run / "report").glob("*.png")
+    )  # every run ends with its report
     metrics = list(read_jsonl(run / "metrics.jsonl"))
     assert [m["step"] for m in metrics] == [1, 2]
     for key in (

@@ -45,12 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, help=_alias_help("samples", "samples per item (k of pass@k)"))
     parser.add_argument("--temperature", type=float, help=_alias_help("temperature", "sampling temperature "
                         "(default 0 = greedy with 1 sample, 0.6 with several)"))  # fmt: skip
-    parser.add_argument("--top-p", type=float, help=_alias_help("top_p", "nucleus mass (default 1.0 greedy, 0.95 sampled)"))
+    parser.add_argument(
+        "--top-p", type=float, help=_alias_help("top_p", "nucleus mass (default 1.0 greedy, 0.95 sampled)")
+    )
     parser.add_argument("--seed", type=int, help=_alias_help("seed", "sampling seed"))
     parser.add_argument("--out", default=None, help="output dir (default: runs/eval-<model>); holds results.json "
                         "and per-item records; rerunning into it resumes")  # fmt: skip
-    parser.add_argument("--data-dir", help=_alias_help("data_dir", "benchmark files (default $AZR_DATA_DIR or ../shared/data)"))
-    parser.add_argument("--max-new-tokens", type=int, help=_alias_help("max_new_tokens", "response token cap (default 1024)"))
+    parser.add_argument(
+        "--data-dir", help=_alias_help("data_dir", "benchmark files (default $AZR_DATA_DIR or ../shared/data)")
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, help=_alias_help("max_new_tokens", "response token cap (default 1024)")
+    )
     parser.add_argument("--template", choices=("azr", "plain"), help=_alias_help("template", "azr: the training "
                         "reasoning template (<think>/<answer>); plain: direct prompts"))  # fmt: skip
     parser.add_argument("--render", choices=("auto", "chat", "plain"), help=_alias_help("render", "azr template "
@@ -59,7 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefill-answer", action="store_true", default=None, help=_alias_help("prefill_answer",
                         "end CRUXEval prompts with the answer skeleton, which small instruct models need to follow "
                         "the format (docs/models.md)"))  # fmt: skip
-    parser.add_argument("--batch-size", type=int, help=_alias_help("batch_size", "items per generation batch (default 8)"))
+    parser.add_argument(
+        "--batch-size", type=int, help=_alias_help("batch_size", "items per generation batch (default 8)")
+    )
     parser.add_argument("--dtype", help=_alias_help("dtype", "fp32, bf16 or autocast-bf16"))
     parser.add_argument("--equality", choices=("official", "strict"), help=_alias_help("equality", "CRUXEval answer "
                         "equality: official (Python ==, as published scores; default) or strict (training's rule)"))  # fmt: skip
@@ -228,7 +236,9 @@ def run(args: argparse.Namespace) -> int:
         backend = make_backend(cfg, model, tok)
         render_mode = cfg.eval.render
         if render_mode == "auto":
-            render_mode = ck_cfg.model.template if ck_cfg else ("chat" if getattr(tok, "chat_template", None) else "plain")
+            render_mode = (
+                ck_cfg.model.template if ck_cfg else ("chat" if getattr(tok, "chat_template", None) else "plain")
+            )
     from azr.tasks import prompts as task_prompts
 
     def render(msgs: list[dict[str, str]]) -> str:

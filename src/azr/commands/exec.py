@@ -22,10 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None, help="default per-input timeout in seconds")
     parser.add_argument("--workers", type=int, default=None, help="concurrent children (default: CPU cores)")
     parser.add_argument("--memory-mb", type=int, default=None, help="address-space limit per child (MiB)")
-    parser.add_argument("--sandbox", choices=("auto", "bwrap", "seccomp"), default=None,
-                        help="isolation: auto (strongest available), bwrap (required) or seccomp (no namespaces)")
-    parser.add_argument("--unsafe", action="store_true",
-                        help="run WITHOUT bubblewrap/seccomp/Landlock (separate process + rlimits only); loudly logged")
+    parser.add_argument(
+        "--sandbox",
+        choices=("auto", "bwrap", "seccomp"),
+        default=None,
+        help="isolation: auto (strongest available), bwrap (required) or seccomp (no namespaces)",
+    )
+    parser.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="run WITHOUT bubblewrap/seccomp/Landlock (separate process + rlimits only); loudly logged",
+    )
     parser.add_argument("--batch", type=int, default=64, help="requests read before running them together")
 
 
@@ -67,8 +74,16 @@ def run(args: argparse.Namespace) -> int:
     from azr.executor import Executor
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    overrides = {k: v for k, v in (("timeout", args.timeout), ("workers", args.workers),
-                                   ("memory_mb", args.memory_mb), ("sandbox", args.sandbox)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (
+            ("timeout", args.timeout),
+            ("workers", args.workers),
+            ("memory_mb", args.memory_mb),
+            ("sandbox", args.sandbox),
+        )
+        if v is not None
+    }
     if args.unsafe:
         overrides["unsafe"] = True
     if args.batch < 1:

@@ -7,8 +7,9 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `azr train`")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="where to write index.html and its PNGs (default: RUN_DIR/report)")
+    parser.add_argument(
+        "--out", metavar="DIR", default=None, help="where to write index.html and its PNGs (default: RUN_DIR/report)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

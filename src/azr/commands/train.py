@@ -24,7 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/<timestamp>)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
     parser.add_argument(
-        "--nproc", type=int, metavar="N", default=None,
+        "--nproc",
+        type=int,
+        metavar="N",
+        default=None,
         help="data-parallel ranks on this machine (starts torchrun; one per GPU, or CPU processes with gloo)",
     )
     parser.add_argument(

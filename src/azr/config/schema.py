@@ -200,7 +200,10 @@ class SelfPlayConfig:
         _check(len(set(self.task_types)) == len(self.task_types), "selfplay.task_types has duplicates")
         _check(self.batch_size > 0, "selfplay.batch_size must be > 0")
         _check(self.references >= 0, "selfplay.references must be >= 0")
-        _check(self.induction_inputs >= 2 and self.induction_inputs % 2 == 0, "selfplay.induction_inputs must be even and >= 2")
+        _check(
+            self.induction_inputs >= 2 and self.induction_inputs % 2 == 0,
+            "selfplay.induction_inputs must be even and >= 2",
+        )
         _check(self.mc_samples >= 1, "selfplay.mc_samples must be >= 1")
         _one_of("selfplay.learnability", self.learnability, ("paper", "official"))
         _one_of("selfplay.solver_batch", self.solver_batch, ("same_step", "previous_step"))
@@ -259,7 +262,9 @@ class OptimConfig:
         _check(self.lr > 0, "optim.lr must be > 0")
         _check(self.logprob_chunk >= 0, "optim.logprob_chunk must be >= 0")
         _check(self.weight_decay >= 0, "optim.weight_decay must be >= 0")
-        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "optim.betas must be two numbers in [0, 1)")
+        _check(
+            len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "optim.betas must be two numbers in [0, 1)"
+        )
         _check(self.grad_clip > 0, "optim.grad_clip must be > 0")
         _check(self.micro_batch_size > 0, "optim.micro_batch_size must be > 0")
 
@@ -305,7 +310,9 @@ class TrainerConfig:
         _check(self.eval_every >= 0, "trainer.eval_every must be >= 0")
         _check(self.eval_limit > 0, "trainer.eval_limit must be > 0")
         _check(self.heldout_size >= 0, "trainer.heldout_size must be >= 0")
-        _check(len(self.heldout_files) == 2, "trainer.heldout_files must name two files (deduction/abduction, induction)")
+        _check(
+            len(self.heldout_files) == 2, "trainer.heldout_files must name two files (deduction/abduction, induction)"
+        )
         _check(self.samples_per_step >= 0, "trainer.samples_per_step must be >= 0")
 
 

@@ -38,9 +38,25 @@ class Benchmark:
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
-        Benchmark("cruxeval-o", "cruxeval-o", "reasoning", "cruxeval/cruxeval.jsonl", ("cruxeval-org/cruxeval", None, "test"), False),
-        Benchmark("cruxeval-i", "cruxeval-i", "reasoning", "cruxeval/cruxeval.jsonl", ("cruxeval-org/cruxeval", None, "test"), False),
-        Benchmark("humaneval+", "code", "code", "evalplus/HumanEvalPlus.jsonl.gz", ("evalplus/humanevalplus", None, "test")),
+        Benchmark(
+            "cruxeval-o",
+            "cruxeval-o",
+            "reasoning",
+            "cruxeval/cruxeval.jsonl",
+            ("cruxeval-org/cruxeval", None, "test"),
+            False,
+        ),
+        Benchmark(
+            "cruxeval-i",
+            "cruxeval-i",
+            "reasoning",
+            "cruxeval/cruxeval.jsonl",
+            ("cruxeval-org/cruxeval", None, "test"),
+            False,
+        ),
+        Benchmark(
+            "humaneval+", "code", "code", "evalplus/HumanEvalPlus.jsonl.gz", ("evalplus/humanevalplus", None, "test")
+        ),
         Benchmark("mbpp+", "code", "code", "evalplus/MbppPlus.jsonl.gz", ("evalplus/mbppplus", None, "test")),
         Benchmark("gsm8k", "math", "math", "gsm8k/test.jsonl", ("openai/gsm8k", "main", "test"), False),
         Benchmark("math500", "math", "math", "math/math500.jsonl", ("HuggingFaceH4/MATH-500", None, "test")),
@@ -48,7 +64,13 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("aime25", "math", "math", "math/aime25.jsonl", ("yentinglin/aime_2025", None, "train")),
         Benchmark("amc23", "math", "math", "math/amc23.jsonl", ("math-ai/amc23", None, "test")),
         Benchmark("minerva", "math", "math", "math/minerva_math.jsonl", ("math-ai/minervamath", None, "test")),
-        Benchmark("olympiadbench", "math", "math", "math/olympiadbench.jsonl", ("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train")),
+        Benchmark(
+            "olympiadbench",
+            "math",
+            "math",
+            "math/olympiadbench.jsonl",
+            ("Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train"),
+        ),
     )
 }
 

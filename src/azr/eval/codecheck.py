@@ -45,7 +45,30 @@ def deserialize_inputs(benchmark: str, task_id: str, inputs: list) -> list:
     if benchmark != "mbpp+":
         return inputs
     n = int(task_id.split("/")[-1])
-    if n in (2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596, 616, 630, 726, 740, 744, 809):
+    if n in (
+        2,
+        116,
+        132,
+        143,
+        222,
+        261,
+        273,
+        394,
+        399,
+        421,
+        424,
+        429,
+        470,
+        560,
+        579,
+        596,
+        616,
+        630,
+        726,
+        740,
+        744,
+        809,
+    ):
         return [[tuple(lst) for lst in inp] for inp in inputs]
     if n in (63, 64, 70, 94, 120, 237, 272, 299, 400, 409, 417, 438, 473, 614, 780):
         return [[[tuple(lst) for lst in lst_lst] for lst_lst in inp] for inp in inputs]
@@ -114,7 +137,7 @@ def to_source(v: Any) -> str:
 
 
 # Runs inside the sandbox: the same encoder as `to_source`, for the reference solution's outputs.
-_SRC_HELPER = '''
+_SRC_HELPER = """
 _AZR_BIG_INT = 10 ** 4000  # computed once: a power per call made 1M-element outputs time out
 
 def _azr_fsrc(x):
@@ -148,11 +171,11 @@ def _azr_src(v):
         if isinstance(v, base):
             return _azr_src(base(v.items()) if base is dict else base(v))
     raise TypeError("reference output of type " + t.__name__ + " is not plain data")
-'''
+"""
 
 # Runs inside the sandbox when digests are allowed (the AST policy forbids hashlib): outputs too long to ship
 # (HumanEval/15 returns a 110 MB string) are compared by the sha256 of their source text.
-_DIGEST_HELPER = '''
+_DIGEST_HELPER = """
 import hashlib as _azr_hashlib
 
 
@@ -163,11 +186,11 @@ class _azr_Big:
 
 def _azr_digest(text):
     return _azr_hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-'''
+"""
 
 # Runs inside the sandbox: EvalPlus's comparison (evalplus/eval/__init__.py `unsafe_execute`) and its special
 # oracles (evalplus/eval/_special_oracle.py), in EvalPlus's order.
-_MATCH_HELPER = '''
+_MATCH_HELPER = """
 import math as _azr_math
 
 
@@ -224,7 +247,7 @@ def _azr_match(out, exp, atol, entry, dataset, inp):
             return False
         return _azr_close(out, exp, atol)
     return exact
-'''
+"""
 
 
 def ground_truth_program(reference: str, entry: str, benchmark: str, digests: bool = True) -> str:

@@ -27,7 +27,9 @@ def cruxeval_task(item: Item) -> Task:
     """The training task a CRUXEval item is: deduction for -O, abduction for -I (same program, input, output)."""
     t = TaskType.DEDUCTION if item.benchmark == "cruxeval-o" else TaskType.ABDUCTION
     d = item.data
-    return Task(type=t, program=d["code"], inputs=(d["input"],), outputs=(d["output"],), source=f"eval:{item.benchmark}")
+    return Task(
+        type=t, program=d["code"], inputs=(d["input"],), outputs=(d["output"],), source=f"eval:{item.benchmark}"
+    )
 
 
 def _code_request(item: Item) -> str:

@@ -112,7 +112,9 @@ def _check_meta(out_dir: Path, fp: dict[str, Any]) -> None:
             f"`azr eval --rescore {out_dir}` (and the same eval.* settings), or use another --out"
         )
     if diff:
-        raise ValueError(f"{out_dir} holds records of a different eval (differs in {', '.join(diff)}); use another --out")
+        raise ValueError(
+            f"{out_dir} holds records of a different eval (differs in {', '.join(diff)}); use another --out"
+        )
 
 
 def _code_judge(name: str, data: str, settings: EvalConfig, executor: Any) -> CodeJudge | None:

@@ -159,7 +159,9 @@ class CodeJudge:
         codes = []
         for it, resp in zip(items, responses):
             block = answer_block(resp)
-            codes.append(codecheck.extract_code(block if block is not None else resp, it.question, it.data["entry_point"]))
+            codes.append(
+                codecheck.extract_code(block if block is not None else resp, it.question, it.data["entry_point"])
+            )
         return self.check_code(items, codes)
 
     def check_code(self, items: list[Item], codes: list[str]) -> list[Verdict]:
@@ -183,9 +185,7 @@ class CodeJudge:
                 srcs = self._inputs(it)[lo:hi]
                 exp = gt["expected"][lo:hi]
                 runs = _chunks(srcs, exp)
-                texts = tuple(
-                    f"[{', '.join(srcs[a:b])}], [{', '.join(exp[a:b])}], {lo + a}" for a, b in runs
-                )
+                texts = tuple(f"[{', '.join(srcs[a:b])}], [{', '.join(exp[a:b])}], {lo + a}" for a, b in runs)
                 program = codecheck.check_program(
                     codes[k], it.data["entry_point"], it.benchmark, it.data["atol"], self.digests
                 )

@@ -60,14 +60,23 @@ def _warn_once(message: str) -> None:
 def _layers(cfg: ExecutorConfig) -> dict:
     """Probe the isolation layers once. Raises when the configured sandbox is impossible."""
     if cfg.unsafe:
-        log.warning("azr executor: UNSAFE mode, model code runs WITHOUT bubblewrap, seccomp or Landlock "
-                    "(separate process and rlimits only). Never use this for untrusted code.")
-        return {"bwrap": False, "bpf": None, "landlock_abi": 0, "unsafe": True,
-                "scratch_root": tempfile.mkdtemp(prefix="azr-exec-")}
+        log.warning(
+            "azr executor: UNSAFE mode, model code runs WITHOUT bubblewrap, seccomp or Landlock "
+            "(separate process and rlimits only). Never use this for untrusted code."
+        )
+        return {
+            "bwrap": False,
+            "bpf": None,
+            "landlock_abi": 0,
+            "unsafe": True,
+            "scratch_root": tempfile.mkdtemp(prefix="azr-exec-"),
+        }
     bpf = sandbox.seccomp_bpf_or_none()
     if bpf is None:
-        raise RuntimeError("seccomp is unavailable (pyseccomp/libseccomp); refusing to run model code "
-                           "without it (set executor.unsafe=true to override, loudly)")
+        raise RuntimeError(
+            "seccomp is unavailable (pyseccomp/libseccomp); refusing to run model code "
+            "without it (set executor.unsafe=true to override, loudly)"
+        )
     abi = sandbox.landlock_abi()
     layers = {"bwrap": False, "bpf": bpf, "landlock_abi": abi, "unsafe": False, "scratch_root": None}
     fallback = f"seccomp + {f'Landlock ABI {abi}' if abi else 'no Landlock'} + rlimits without namespaces"
@@ -209,8 +218,17 @@ class Executor:
             if send:
                 timeout = float(req.timeout) if req.timeout else self.cfg.timeout
                 group = len(send) > 1 and not policy.mutates_shared_state(req.code)
-                items.append({"key": len(items), "code": req.code, "inputs": send, "timeout": timeout,
-                              "group": group, "_ri": ri, "_where": where})
+                items.append(
+                    {
+                        "key": len(items),
+                        "code": req.code,
+                        "inputs": send,
+                        "timeout": timeout,
+                        "group": group,
+                        "_ri": ri,
+                        "_where": where,
+                    }
+                )
         if not items:
             raws: list[dict] = [{} for _ in zis]
         elif len(zis) == 1:
@@ -225,7 +243,9 @@ class Executor:
                 got = raw.get(it["key"])
                 for k, ii in enumerate(it["_where"]):
                     res = self._convert(got[k]) if got is not None and k < len(got) else None
-                    results[it["_ri"]][ii] = res or ExecResult(Status.SANDBOX_ERROR, error="SandboxError: zygote failed")
+                    results[it["_ri"]][ii] = res or ExecResult(
+                        Status.SANDBOX_ERROR, error="SandboxError: zygote failed"
+                    )
             out.append(results)
         return out  # type: ignore[return-value]
 

@@ -241,4 +241,3 @@ def _mutates(nodes: list[ast.AST], imported: set[str]) -> bool:
             if isinstance(base, ast.Name) and base.id in bases:
                 return True
     return False
-

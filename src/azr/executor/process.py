@@ -54,8 +54,9 @@ def _last_line(text: str) -> str:
 class ZygoteProcess:
     """One zygote process (optionally inside bwrap) and the pipes to it. Not thread-safe: one user at a time."""
 
-    def __init__(self, layers: dict, cfg: ExecutorConfig, workers: int, hash_seed: int,
-                 spawner: ThreadPoolExecutor | None) -> None:
+    def __init__(
+        self, layers: dict, cfg: ExecutorConfig, workers: int, hash_seed: int, spawner: ThreadPoolExecutor | None
+    ) -> None:
         self.layers, self.cfg, self.workers, self.hash_seed = layers, cfg, workers, hash_seed
         self.spawner = spawner
         self.proc: subprocess.Popen | None = None
@@ -68,8 +69,12 @@ class ZygoteProcess:
 
     def start(self) -> None:
         """Start the zygote and wait for its ready frame; raises ZygoteStartError with a one-line reason."""
-        env = {"PYTHONHASHSEED": str(self.hash_seed), "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin",
-               "LANG": "C.UTF-8"}
+        env = {
+            "PYTHONHASHSEED": str(self.hash_seed),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+        }
         argv = [sys.executable, "-s", "-c", _BOOT.format(src=sandbox.azr_path_entry())]
         self._stderr = tempfile.TemporaryFile()
         try:
@@ -77,16 +82,30 @@ class ZygoteProcess:
                 argv = sandbox.bwrap_command(env) + argv
             # Spawned from the Executor's long-lived spawner thread: the zygote (and bwrap --die-with-parent) use
             # PR_SET_PDEATHSIG, which fires when the *thread* that forked them exits, e.g. a caller's worker thread.
-            popen = functools.partial(subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._stderr, env=env, cwd="/", start_new_session=True, close_fds=True)
+            popen = functools.partial(
+                subprocess.Popen,
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=env,
+                cwd="/",
+                start_new_session=True,
+                close_fds=True,
+            )
             self.proc = self.spawner.submit(popen).result() if self.spawner else popen()
         except (OSError, ValueError) as e:
             self._stderr.close()
             raise ZygoteStartError(str(e)) from None
-        cfg = {"workers": self.workers, "max_output_chars": self.cfg.max_output_chars,
-               "memory_mb": self.cfg.memory_mb, "bpf": (self.layers["bpf"] or b"").hex(),
-               "landlock_abi": self.layers["landlock_abi"], "read_paths": sandbox.interpreter_paths(),
-               "scratch_root": "/tmp" if self.layers["bwrap"] else self.layers["scratch_root"]}
+        cfg = {
+            "workers": self.workers,
+            "max_output_chars": self.cfg.max_output_chars,
+            "memory_mb": self.cfg.memory_mb,
+            "bpf": (self.layers["bpf"] or b"").hex(),
+            "landlock_abi": self.layers["landlock_abi"],
+            "read_paths": sandbox.interpreter_paths(),
+            "scratch_root": "/tmp" if self.layers["bwrap"] else self.layers["scratch_root"],
+        }
         try:
             self.proc.stdin.write(frame(cfg))
             self.proc.stdin.flush()
@@ -187,8 +206,15 @@ class ZygoteProcess:
                     rid = self.next_id = self.next_id + 1
                     inflight[rid] = it
                     stall = max(stall, it["timeout"] * max(1, len(it["inputs"])))
-                    wbuf += frame({"id": rid, "code": it["code"], "inputs": it["inputs"],
-                                   "timeout": it["timeout"], "group": it["group"]})
+                    wbuf += frame(
+                        {
+                            "id": rid,
+                            "code": it["code"],
+                            "inputs": it["inputs"],
+                            "timeout": it["timeout"],
+                            "group": it["group"],
+                        }
+                    )
                 if wbuf and not writing:
                     sel.register(wfd, selectors.EVENT_WRITE, "w")
                     writing = True
@@ -222,8 +248,12 @@ class ZygoteProcess:
                     raise ZygoteDied("zygote hung")
             return []
         except (ZygoteDied, ValueError, KeyError) as e:
-            log.warning("executor zygote failed (%s); %d in-flight requests lost; stderr: %s", e,
-                        len(inflight), self._stderr_tail()[-500:])
+            log.warning(
+                "executor zygote failed (%s); %d in-flight requests lost; stderr: %s",
+                e,
+                len(inflight),
+                self._stderr_tail()[-500:],
+            )
             self.restarts += 1
             for it in inflight.values():
                 out[it["key"]] = None

@@ -122,8 +122,16 @@ def landlock_ruleset(read_paths: list[str], rw_paths: list[str], abi: int) -> in
             try:
                 allowed = access if os.path.isdir(p) else access & ~(1 << 3) & _file_rights(abi)
                 rule = _PathBeneath(allowed=allowed, fd=pfd)
-                if _libc.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(fd), ctypes.c_int(1), ctypes.byref(rule),
-                                 ctypes.c_uint32(0)) < 0:
+                if (
+                    _libc.syscall(
+                        _SYS_LANDLOCK_ADD_RULE,
+                        ctypes.c_int(fd),
+                        ctypes.c_int(1),
+                        ctypes.byref(rule),
+                        ctypes.c_uint32(0),
+                    )
+                    < 0
+                ):
                     raise OSError(ctypes.get_errno(), f"landlock_add_rule {p} failed")
             finally:
                 os.close(pfd)
@@ -209,8 +217,13 @@ def interpreter_paths() -> list[str]:
     directory, each as written and resolved (a symlinked checkout works). Only the `azr` package directory is
     listed, not its parent, so siblings of a checkout (e.g. other files in /tmp) stay hidden."""
     exe = os.path.abspath(sys.executable)
-    candidates = [sys.base_prefix, sys.prefix, str(Path(__file__).resolve().parents[1]), os.path.dirname(exe),
-                  os.path.dirname(os.path.realpath(exe))]
+    candidates = [
+        sys.base_prefix,
+        sys.prefix,
+        str(Path(__file__).resolve().parents[1]),
+        os.path.dirname(exe),
+        os.path.dirname(os.path.realpath(exe)),
+    ]
     paths = {os.path.abspath(p) for p in candidates} | {os.path.realpath(p) for p in candidates}
     out: list[str] = []
     for p in sorted(paths, key=len):  # parents first, so nested paths are dropped
@@ -229,8 +242,22 @@ def bwrap_command(extra_env: dict[str, str]) -> list[str]:
     import shutil
 
     bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
-    cmd = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--die-with-parent",
-           "--new-session", "--clearenv", "--cap-drop", "ALL", "--hostname", "azr-sandbox"]
+    cmd = [
+        bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--cap-drop",
+        "ALL",
+        "--hostname",
+        "azr-sandbox",
+    ]
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     cmd += ["--ro-bind", "/usr", "/usr"]
     for name in ("lib", "lib64", "lib32", "bin", "sbin"):

@@ -181,8 +181,18 @@ class Zygote:
         os.set_blocking(r, False)
         pidfd = os.pidfd_open(pid)
         now = time.monotonic()
-        ch = {"pid": pid, "r": r, "pidfd": pidfd, "unit": unit, "done": 0, "buf": b"", "bytes": 0,
-              "deadline": now + unit["timeout"] + GRACE, "killed": None, "slot": slot}
+        ch = {
+            "pid": pid,
+            "r": r,
+            "pidfd": pidfd,
+            "unit": unit,
+            "done": 0,
+            "buf": b"",
+            "bytes": 0,
+            "deadline": now + unit["timeout"] + GRACE,
+            "killed": None,
+            "slot": slot,
+        }
         self.children[pid] = ch
         self.sel.register(r, selectors.EVENT_READ, ("pipe", pid))
         self.sel.register(pidfd, selectors.EVENT_READ, ("exit", pid))
@@ -231,8 +241,8 @@ class Zygote:
                     self._kill(ch, "protocol")
                     return
                 try:
-                    out = body[RES.size:RES.size + n_out].decode("utf-8", "surrogatepass")
-                    err = body[RES.size + n_out:].decode("utf-8", "surrogatepass")
+                    out = body[RES.size : RES.size + n_out].decode("utf-8", "surrogatepass")
+                    err = body[RES.size + n_out :].decode("utf-8", "surrogatepass")
                 except UnicodeDecodeError:  # the child's harness was tampered with; it is not trusted further
                     self._kill(ch, "protocol")
                     return
@@ -390,9 +400,19 @@ def main() -> None:
     zyg = Zygote(cfg)
     gc.collect()
     gc.freeze()  # children share the zygote's heap; keep the collector off those pages (copy-on-write)
-    write_all(1, frame({"ready": True, "pid": os.getpid(), "seccomp": zyg.confiner.seccomp,
-                        "landlock_abi": int(cfg.get("landlock_abi") or 0), "preloaded": loaded,
-                        "workers": zyg.workers}))
+    write_all(
+        1,
+        frame(
+            {
+                "ready": True,
+                "pid": os.getpid(),
+                "seccomp": zyg.confiner.seccomp,
+                "landlock_abi": int(cfg.get("landlock_abi") or 0),
+                "preloaded": loaded,
+                "workers": zyg.workers,
+            }
+        ),
+    )
     try:
         zyg.serve()
     finally:

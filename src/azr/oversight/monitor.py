@@ -117,7 +117,9 @@ class Monitor:
         for rule in self.rules.prose:
             m = match_prose(rule, text, spans)
             if m is not None:
-                flags.append(Flag(step, tt, rl, rule.id, ver, rule.severity, excerpt(text, m.start, m.end), rule.category))
+                flags.append(
+                    Flag(step, tt, rl, rule.id, ver, rule.severity, excerpt(text, m.start, m.end), rule.category)
+                )
         seen_code: set[str] = set()
         for code in code_blocks(text):
             for hit in check_code(code, self.rules.code):
@@ -130,7 +132,9 @@ class Monitor:
             for er in self.rules.executor:
                 # A policy refusal of code we already flagged adds nothing; a sandbox violation always counts.
                 if er.pattern.search(rejection) and not (er.severity != "high" and seen_code):
-                    flags.append(Flag(step, tt, rl, er.id, ver, er.severity, excerpt(rejection, 0, 0), "host-access", "executor"))
+                    flags.append(
+                        Flag(step, tt, rl, er.id, ver, er.severity, excerpt(rejection, 0, 0), "host-access", "executor")
+                    )
                     break
         if self.judge is not None:
             flags.extend(self._judge(text, step, tt, rl))
@@ -142,15 +146,28 @@ class Monitor:
         except Exception as e:  # a flaky judge must not stop training; the rules still ran
             self.judge_errors += 1
             if self.judge_errors == 1:
-                warnings.warn(f"oversight judge failed ({type(e).__name__}: {e}); continuing with rules only", stacklevel=2)
+                warnings.warn(
+                    f"oversight judge failed ({type(e).__name__}: {e}); continuing with rules only", stacklevel=2
+                )
             return []
         out = []
         for f in found:
             sev = f.get("severity", "medium")
             sev = sev if sev in SEVERITIES else "medium"
             ex = excerpt(str(f.get("excerpt") or text), 0, 0)
-            out.append(Flag(step, tt, rl, str(f.get("rule") or "judge"), self.rules.version, sev, ex,
-                            str(f.get("category") or "judge"), "judge"))
+            out.append(
+                Flag(
+                    step,
+                    tt,
+                    rl,
+                    str(f.get("rule") or "judge"),
+                    self.rules.version,
+                    sev,
+                    ex,
+                    str(f.get("category") or "judge"),
+                    "judge",
+                )
+            )
         return out
 
     def action(self, flags: list[Flag]) -> str:

@@ -115,8 +115,9 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     for i, r in enumerate(data.get("rules") or []):
         where = f"{p.name}: rule {r.get('id', i)}"
         # Terms are word-bounded at the start: it is correct for every rule and lets the regex engine skip ahead.
-        terms = tuple(_compile(_expand(t if t.startswith(("@", "\\b")) else rf"\b{t}", lexicon, where), where)
-                      for t in r["all"])
+        terms = tuple(
+            _compile(_expand(t if t.startswith(("@", "\\b")) else rf"\b{t}", lexicon, where), where) for t in r["all"]
+        )
         prose.append(
             ProseRule(
                 id=r["id"],

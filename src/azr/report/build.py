@@ -14,14 +14,22 @@ from typing import Any
 from azr.report import plots
 from azr.report.data import ROLES, TYPES, RunData, load_run
 
-SUMMARY_COLUMNS = ("count", "valid_rate", "solve_rate", "learnability_mean", "reward_mean", "response_len_mean",
-                   "format_error_rate", "program_ast_nodes_mean")
+SUMMARY_COLUMNS = (
+    "count",
+    "valid_rate",
+    "solve_rate",
+    "learnability_mean",
+    "reward_mean",
+    "response_len_mean",
+    "format_error_rate",
+    "program_ast_nodes_mean",
+)
 MAX_FLAGS = 200
 """Flags listed in full (most recent first); the count above the table is always the total."""
 CAPTIONS = {
     "curves.png": "Per task type × role, from metrics.jsonl (solid: propose, dashed: solve).",
     "complexity.png": "Complexity of programs entering the buffers at each step (buffers/*.jsonl), and of all proposals "
-                      "(metrics, dotted) where recorded.",
+    "(metrics, dotted) where recorded.",
     "diversity.png": "Distinct programs in the buffers and the value types of the new tasks' outputs.",
     "buffers.png": "Buffer sizes per task type.",
     "rejections.png": "Why proposals were rejected, per step (metrics `<type>/propose/rejections/<reason>`).",
@@ -29,7 +37,7 @@ CAPTIONS = {
     "heldout.png": "Held-out seed tasks (never trained on), greedy, with bootstrap 95 % intervals (eval/step_N.json).",
     "oversight.png": "Oversight flags per step and severity (oversight.jsonl).",
     "advantages.png": "Zero-advantage share per task type × role and the share of degenerate groups (all rewards "
-                      "equal, so no learning signal), and the mean |advantage| (metrics `<type>/<role>/adv_*`).",
+    "equal, so no learning signal), and the mean |advantage| (metrics `<type>/<role>/adv_*`).",
 }
 
 
@@ -56,25 +64,34 @@ def _header(run: RunData) -> str:
     want = (run.config.get("trainer") or {}).get("steps")
     status = "running or interrupted" if run.running else "finished"
     # A run halted by oversight `stop` ends early with a checkpoint at a step that has flags.
-    if run.running and not run.torn_lines and steps and run.latest_checkpoint \
-            and run.latest_checkpoint.rstrip("/").endswith(f"step_{max(steps):06d}") \
-            and any(int(f.get("step", -1)) == max(steps) for f in run.flags):
+    if (
+        run.running
+        and not run.torn_lines
+        and steps
+        and run.latest_checkpoint
+        and run.latest_checkpoint.rstrip("/").endswith(f"step_{max(steps):06d}")
+        and any(int(f.get("step", -1)) == max(steps) for f in run.flags)
+    ):
         status = f"stopped at step {max(steps)} (oversight flags at that step, see below)"
     model = (run.config.get("model") or {}).get("spec", "?")
     parts = [
         f"<h1>azr run report</h1><p class='meta'>{escape(str(run.run_dir))} · model {escape(str(model))} · "
         f"generated {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}</p>",
         f"<p>Status: <span class='status' id='status'>{status}</span> · steps logged: "
-        f"<span id='steps'>{len(steps)}</span>" + (f" (last {max(steps)}" + (f" of {want}" if want else "") + ")" if steps else "")
-        + (f" · latest checkpoint: <code>{escape(run.latest_checkpoint)}</code>" if run.latest_checkpoint else "") + "</p>",
+        f"<span id='steps'>{len(steps)}</span>"
+        + (f" (last {max(steps)}" + (f" of {want}" if want else "") + ")" if steps else "")
+        + (f" · latest checkpoint: <code>{escape(run.latest_checkpoint)}</code>" if run.latest_checkpoint else "")
+        + "</p>",
         "<nav><a href='#summary'>summary</a><a href='#curves'>curves</a><a href='#programs'>programs</a>"
         "<a href='#rejections'>rejections</a><a href='#eval'>evaluation</a><a href='#oversight'>oversight</a>"
         "<a href='#examples'>examples</a></nav>",
     ]
     if run.missing or run.torn_lines:
         items = "".join(f"<li><code>{escape(k)}</code> is missing: no {escape(v)}</li>" for k, v in run.missing.items())
-        items += "".join(f"<li><code>{escape(k)}</code> ends with a partial line (being written); it was skipped</li>"
-                         for k in run.torn_lines)
+        items += "".join(
+            f"<li><code>{escape(k)}</code> ends with a partial line (being written); it was skipped</li>"
+            for k in run.torn_lines
+        )
         parts.append(f"<div class='notice' id='missing'><b>Incomplete run directory.</b><ul>{items}</ul></div>")
     return "\n".join(parts)
 
@@ -90,16 +107,22 @@ def _summary(run: RunData) -> str:
         for r in ROLES:
             if not any(f"{t}/{r}/{c}" in last for c in cols):
                 continue
-            cells = "".join(_num(f"{t}/{r}/{c}", last[f"{t}/{r}/{c}"], step) if f"{t}/{r}/{c}" in last else "<td></td>"
-                            for c in cols)
+            cells = "".join(
+                _num(f"{t}/{r}/{c}", last[f"{t}/{r}/{c}"], step) if f"{t}/{r}/{c}" in last else "<td></td>"
+                for c in cols
+            )
             rows.append(f"<tr><th>{t}/{r}</th>{cells}</tr>")
     head = "".join(f"<th>{c}</th>" for c in cols)
-    out = [f"<h2 id='summary'>Summary at step {step}</h2>",
-           f"<div class='scroll'><table id='summary-table'><tr><th>task/role</th>{head}</tr>{''.join(rows)}</table></div>"]
+    out = [
+        f"<h2 id='summary'>Summary at step {step}</h2>",
+        f"<div class='scroll'><table id='summary-table'><tr><th>task/role</th>{head}</tr>{''.join(rows)}</table></div>",
+    ]
     other = sorted(k for k in last if k.split("/")[0] in ("buffer", "timing", "update", "oversight", "eval"))
     if other:
         cells = "".join(f"<tr><th>{escape(k)}</th>{_num(k, last[k], step)}</tr>" for k in other)
-        out.append(f"<details open><summary>Other metrics at step {step}</summary><table id='other-table'>{cells}</table></details>")
+        out.append(
+            f"<details open><summary>Other metrics at step {step}</summary><table id='other-table'>{cells}</table></details>"
+        )
     return "\n".join(out)
 
 
@@ -107,26 +130,41 @@ def _advantages(run: RunData) -> str:
     """The last step's advantage statistics per task x role, and its share of degenerate groups."""
     last = run.metrics[-1] if run.metrics else {}
     step = int(last.get("step", 0))
-    rows = [f"<tr><th>{t}/{r}</th>" + "".join(_num(f"{t}/{r}/{c}", last[f"{t}/{r}/{c}"], step) if f"{t}/{r}/{c}" in last
-                                             else "<td></td>" for c in plots.ADVANTAGE_STATS) + "</tr>"
-            for t in TYPES for r in ROLES if f"{t}/{r}/adv_zero_frac" in last]
+    rows = [
+        f"<tr><th>{t}/{r}</th>"
+        + "".join(
+            _num(f"{t}/{r}/{c}", last[f"{t}/{r}/{c}"], step) if f"{t}/{r}/{c}" in last else "<td></td>"
+            for c in plots.ADVANTAGE_STATS
+        )
+        + "</tr>"
+        for t in TYPES
+        for r in ROLES
+        if f"{t}/{r}/adv_zero_frac" in last
+    ]
     if not rows:
         return "<p>No advantage statistics in metrics.jsonl.</p>"
     head = "".join(f"<th>{c}</th>" for c in plots.ADVANTAGE_STATS)
     degenerate = last.get("adv/degenerate_groups")
-    note = (f"<p>Share of task × role groups at step {step} whose rewards are all equal (every advantage 0):</p>"
-            f"<table><tr><th>adv/degenerate_groups</th>{_num('adv/degenerate_groups', degenerate, step)}</tr></table>"
-            if degenerate is not None else "")
-    return (f"<div class='scroll'><table id='advantage-table'><tr><th>task/role (step {step})</th>{head}</tr>"
-            f"{''.join(rows)}</table></div>{note}")
+    note = (
+        f"<p>Share of task × role groups at step {step} whose rewards are all equal (every advantage 0):</p>"
+        f"<table><tr><th>adv/degenerate_groups</th>{_num('adv/degenerate_groups', degenerate, step)}</tr></table>"
+        if degenerate is not None
+        else ""
+    )
+    return (
+        f"<div class='scroll'><table id='advantage-table'><tr><th>task/role (step {step})</th>{head}</tr>"
+        f"{''.join(rows)}</table></div>{note}"
+    )
 
 
 def _figure(out: Path, name: str | None) -> str:
     if not name:
         return ""
     data = base64.b64encode((out / name).read_bytes()).decode("ascii")
-    return (f"<figure><img src='data:image/png;base64,{data}' data-file='{name}' alt='{name}'>"
-            f"<figcaption>{escape(CAPTIONS.get(name, ''))} <a href='{name}'>{name}</a></figcaption></figure>")
+    return (
+        f"<figure><img src='data:image/png;base64,{data}' data-file='{name}' alt='{name}'>"
+        f"<figcaption>{escape(CAPTIONS.get(name, ''))} <a href='{name}'>{name}</a></figcaption></figure>"
+    )
 
 
 def _programs(run: RunData) -> str:
@@ -139,22 +177,30 @@ def _programs(run: RunData) -> str:
         mix_s = ", ".join(f"{n} {100 * c / total:.0f}%" for n, c in sorted(mix.items(), key=lambda x: -x[1]))
         valid_nodes = [x for x in st.ast_nodes if not math.isnan(x)]
         valid_cc = [x for x in st.cyclomatic if not math.isnan(x)]
-        rows.append(f"<tr><th>{t}</th><td class='num'>{sum(st.added)}</td><td class='num'>{st.distinct_total[-1]}</td>"
-                    f"<td class='num'>{st.size_total[-1]}</td>"
-                    f"<td class='num'>{fmt(valid_nodes[-1]) if valid_nodes else '–'}</td>"
-                    f"<td class='num'>{fmt(valid_cc[-1]) if valid_cc else '–'}</td><td>{escape(mix_s)}</td></tr>")
+        rows.append(
+            f"<tr><th>{t}</th><td class='num'>{sum(st.added)}</td><td class='num'>{st.distinct_total[-1]}</td>"
+            f"<td class='num'>{st.size_total[-1]}</td>"
+            f"<td class='num'>{fmt(valid_nodes[-1]) if valid_nodes else '–'}</td>"
+            f"<td class='num'>{fmt(valid_cc[-1]) if valid_cc else '–'}</td><td>{escape(mix_s)}</td></tr>"
+        )
     if not rows:
         return ""
-    return ("<table id='programs-table'><tr><th>type</th><th>tasks added</th><th>distinct programs</th><th>buffer size</th>"
-            "<th>AST nodes (last step)</th><th>cyclomatic (last step)</th><th>answer types</th></tr>" + "".join(rows) + "</table>")
+    return (
+        "<table id='programs-table'><tr><th>type</th><th>tasks added</th><th>distinct programs</th><th>buffer size</th>"
+        "<th>AST nodes (last step)</th><th>cyclomatic (last step)</th><th>answer types</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _rejections(run: RunData) -> str:
     totals = plots.rejection_totals(run)
     if not totals:
         return "<p>No rejections recorded.</p>"
-    rows = "".join(f"<tr><th>{escape(r)}</th><td class='num'>{fmt(sum(per.values()))}</td></tr>"
-                   for r, per in sorted(totals.items(), key=lambda x: -sum(x[1].values())))
+    rows = "".join(
+        f"<tr><th>{escape(r)}</th><td class='num'>{fmt(sum(per.values()))}</td></tr>"
+        for r, per in sorted(totals.items(), key=lambda x: -sum(x[1].values()))
+    )
     return f"<table id='rejections-table'><tr><th>reason</th><th>total</th></tr>{rows}</table>"
 
 
@@ -192,13 +238,21 @@ def _oversight(run: RunData) -> str:
     rows = []
     for f in list(reversed(run.flags))[:MAX_FLAGS]:
         sev = escape(str(f.get("severity", "")))
-        rows.append(f"<tr><td class='num'>{escape(str(f.get('step', '')))}</td><td>{escape(str(f.get('task_type', '')))}/"
-                    f"{escape(str(f.get('role', '')))}</td><td class='sev-{sev}'>{sev}</td><td>{escape(str(f.get('rule', '')))}"
-                    f"<br><small>rules v{escape(str(f.get('ruleset', '?')))}</small></td>"
-                    f"<td>{escape(str(f.get('excerpt', '')))}</td></tr>")
-    more = f"<p>Showing the {MAX_FLAGS} most recent; all are in oversight.jsonl.</p>" if len(run.flags) > MAX_FLAGS else ""
-    out.append("<table id='flags-table'><tr><th>step</th><th>task/role</th><th>severity</th><th>rule</th><th>excerpt</th></tr>"
-               + "".join(rows) + "</table>" + more)
+        rows.append(
+            f"<tr><td class='num'>{escape(str(f.get('step', '')))}</td><td>{escape(str(f.get('task_type', '')))}/"
+            f"{escape(str(f.get('role', '')))}</td><td class='sev-{sev}'>{sev}</td><td>{escape(str(f.get('rule', '')))}"
+            f"<br><small>rules v{escape(str(f.get('ruleset', '?')))}</small></td>"
+            f"<td>{escape(str(f.get('excerpt', '')))}</td></tr>"
+        )
+    more = (
+        f"<p>Showing the {MAX_FLAGS} most recent; all are in oversight.jsonl.</p>" if len(run.flags) > MAX_FLAGS else ""
+    )
+    out.append(
+        "<table id='flags-table'><tr><th>step</th><th>task/role</th><th>severity</th><th>rule</th><th>excerpt</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + more
+    )
     return "\n".join(out)
 
 
@@ -211,8 +265,11 @@ def _pre(label: str, value: Any, limit: int = 4000) -> str:
 
 def _task_blocks(task: dict[str, Any]) -> str:
     io = "\n".join(f"f({i}) == {o}" for i, o in zip(task.get("inputs") or [], task.get("outputs") or []))
-    return (_pre("program", task.get("program", "")) + _pre("inputs → outputs", io)
-            + (_pre("message", task["message"]) if task.get("message") else ""))
+    return (
+        _pre("program", task.get("program", ""))
+        + _pre("inputs → outputs", io)
+        + (_pre("message", task["message"]) if task.get("message") else "")
+    )
 
 
 def _sample(s: dict[str, Any]) -> str:
@@ -238,12 +295,15 @@ def _examples(run: RunData) -> str:
     for t in TYPES:
         parts = []
         for task in run.buffer_examples.get(t, [])[-2:]:
-            parts.append(f"<div class='task'><p>Buffer task from step {escape(str(task.get('step', '?')))} "
-                         f"({escape(str(task.get('source', '')))})</p>{_task_blocks(task)}</div>")
+            parts.append(
+                f"<div class='task'><p>Buffer task from step {escape(str(task.get('step', '?')))} "
+                f"({escape(str(task.get('source', '')))})</p>{_task_blocks(task)}</div>"
+            )
         for r in ROLES:
             # the environment writes `type`; `task_type` is accepted too
-            picked = [s for s in run.samples
-                      if str(s.get("type", s.get("task_type"))) == t and str(s.get("role")) == r][-3:]
+            picked = [
+                s for s in run.samples if str(s.get("type", s.get("task_type"))) == t and str(s.get("role")) == r
+            ][-3:]
             if picked:
                 step = picked[-1].get("_step")
                 parts.append(f"<p><b>{r}</b> rollouts (step {step}):</p>" + "".join(_sample(s) for s in picked))
@@ -265,9 +325,12 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
     body = [
         _header(run),
         _summary(run),
-        "<h2 id='curves'>Training curves</h2>" + (_figure(out, figs["task_role_curves"]) or "<p>No per-task metrics yet.</p>")
+        "<h2 id='curves'>Training curves</h2>"
+        + (_figure(out, figs["task_role_curves"]) or "<p>No per-task metrics yet.</p>")
         + _figure(out, figs["buffers"]),
-        "<h2 id='programs'>Programs: complexity and diversity</h2>" + _programs(run) + _figure(out, figs["complexity"])
+        "<h2 id='programs'>Programs: complexity and diversity</h2>"
+        + _programs(run)
+        + _figure(out, figs["complexity"])
         + _figure(out, figs["diversity"]),
         "<h2 id='advantages'>Learning signal (advantages)</h2>" + _advantages(run) + _figure(out, figs["advantages"]),
         "<h2 id='rejections'>Rejection reasons</h2>" + _rejections(run) + _figure(out, figs["rejections"]),
@@ -276,7 +339,8 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
         "<h2 id='examples'>Example tasks</h2>" + _examples(run),
     ]
     html = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8")).substitute(
-        title=escape(f"azr report: {Path(run_dir).name}"), body="\n".join(body))
+        title=escape(f"azr report: {Path(run_dir).name}"), body="\n".join(body)
+    )
     from azr.io import atomic_write_text
 
     path = out / "index.html"

@@ -51,8 +51,11 @@ def _marker(xs: list[int]) -> str | None:
 
 
 def task_role_curves(run: RunData, out: Path) -> str | None:
-    panels = [(k, title, roles) for k, title, roles in CURVES
-              if any(run.series(f"{t}/{r}/{k}")[0] for t in TYPES for r in roles)]
+    panels = [
+        (k, title, roles)
+        for k, title, roles in CURVES
+        if any(run.series(f"{t}/{r}/{k}")[0] for t in TYPES for r in roles)
+    ]
     if not panels:
         return None
     cols = 2
@@ -68,7 +71,7 @@ def task_role_curves(run: RunData, out: Path) -> str | None:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         _legend(ax)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     return _save(fig, out, "curves.png")
 

@@ -81,7 +81,9 @@ class HFBackend:
         seeds = prompt_seeds(params, len(prompts), fallback)
         # Rows sorted by prompt length so a micro-batch pads little; a prompt's n samples stay together.
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
-        rows = [_Row(prompt=i, generator=self._row_generator(sample_seed(seeds[i], j))) for i in order for j in range(n)]
+        rows = [
+            _Row(prompt=i, generator=self._row_generator(sample_seed(seeds[i], j))) for i in order for j in range(n)
+        ]
         was_training = self.model.training
         self.model.eval()
         try:

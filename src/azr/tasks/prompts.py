@@ -35,6 +35,7 @@ PREAMBLE = (
     "<answer> and </answer>. So every response looks like: <think> reasoning </think> <answer> reply </answer>."
 )
 
+
 def program_rules(cfg: Config, *, proposer: bool) -> dict[str, str]:
     """The rules the validator and the executor's static policy apply to a program, one sentence per rejection
     reason (`validate.REJECTION_REASONS` names; `policy` covers the policy's lists, generated from them so the
