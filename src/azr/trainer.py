@@ -83,7 +83,12 @@ def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProg
         model = tokenizer = learner = None
         if cfg.rollout.backend != "scripted":
             from azr.learner.hf import HFLearner
-            from azr.models import load
+            from azr.models import ModelError, load, resolve_device
+
+            try:  # before minutes of loading
+                device = resolve_device(cfg.model.device)
+            except ModelError as e:
+                raise TrainError(str(e)) from None
 
             model, tokenizer = load(cfg.model.spec, dtype=cfg.model.dtype, cache_dir=cfg.model.cache_dir or None)
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -92,7 +97,7 @@ def build(cfg: Config, run_dir: Path, upto_step: int | None, progress: TrainProg
 
                 learner, rollout = fsdp.build(cfg, model, tokenizer)
             else:
-                learner = HFLearner(model, cfg, pad)
+                learner = HFLearner(model.to(device), cfg, pad)  # the learner and the HF rollout share the weights
                 rollout = make_backend(cfg, learner.model, tokenizer)
             model = learner.model  # PEFT-wrapped when LoRA is on (adapters injected in place)
         else:

@@ -11,6 +11,7 @@ from envhelpers import data_path, small_cfg
 from azr.buffer import ZERO_PROGRAM, TaskBuffers, normalize_program
 from azr.eval.heldout import HeldOutError, evaluate_heldout, load_heldout, scores
 from azr.rollout.base import Completion
+from azr.seeds import load_seed_files
 from azr.tasks.types import TaskType
 from azr.validate import validate_tasks
 
@@ -58,7 +59,7 @@ def test_buffers_refuse_heldout_tasks_from_every_source(held, executor, tmp_path
     cfg = heldout_cfg(8, f"selfplay.seed_files=[{DATA / 'azr_seeds' / '7b_coder_seed_io.jsonl'}]")
     buffers = TaskBuffers(tmp_path, cfg, exclude=held.programs)
     # seed files: the very file the held-out tasks come from loads everything else
-    buffers.load_seeds(list(cfg.selfplay.seed_files), executor, cfg)
+    load_seed_files(buffers, list(cfg.selfplay.seed_files), executor, cfg)
     stored = {normalize_program(t.program) for tt in TaskType for t in buffers.tasks(tt)}
     assert not stored & held.programs and buffers.refused >= 16 and len(stored) > 100
     # proposals (and model-driven seeding, which goes through `add` too)
@@ -66,7 +67,7 @@ def test_buffers_refuse_heldout_tasks_from_every_source(held, executor, tmp_path
     assert buffers.add([task.with_type(TaskType.ABDUCTION), task]) == []
     assert buffers.contains(task.with_type(TaskType.INDUCTION))
     # a proposal that reproduces a held-out program is rejected (so it is never solved or trained on)
-    (v,) = validate_tasks([task], executor, buffers, 1, cfg)
+    (v,) = validate_tasks([task], executor, buffers.contains, 1, cfg)
     assert v.reason == "duplicate"
     # references and solver batches come from the buffers only
     import random

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from azr.config import load_config
 from azr.eval.benchmarks import BENCHMARKS, KNOWN_UNSOLVABLE
 from azr.eval.fake import ScriptedEvalBackend
 from azr.eval.prompts import render_plain
@@ -198,6 +199,7 @@ def test_the_azr_template_stops_only_at_an_answer_after_the_reasoning(
             return super().generate(prompts, params, n)
 
     backend = Recording({})  # junk answers: only the sampling parameters matter here
-    settings = EvalSettings(benchmarks=("cruxeval-o",), limit=2, template=template, prefill_answer=prefill)
-    evaluate(backend, _render, executor, settings, data_dir=data_dir)
+    settings = EvalSettings(benchmarks=("cruxeval-o",), limit=2, template=template)
+    cfg = load_config(None, [f"rollout.prefill_answer={str(prefill).lower()}"])
+    evaluate(backend, _render, executor, settings, cfg=cfg, data_dir=data_dir)
     assert seen and set(seen) == {expected}

@@ -181,7 +181,8 @@ def test_progress_is_called_up_to_the_total(kind, backend):
 
 
 def test_over_long_prompt_is_dropped_never_truncated(kind, backend):
-    from azr.selfplay import generate
+    from azr.selfplay import Rollout, generate
+    from azr.tasks.types import Role, TaskType
 
     long_prompt = HEADING + " ".join(["for i in range(10):"] * 40)
     limit = backend.count_tokens(PROMPTS[2])
@@ -190,15 +191,17 @@ def test_over_long_prompt_is_dropped_never_truncated(kind, backend):
     cfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_prompt_tokens=limit, max_new_tokens=8))
     ctx = types.SimpleNamespace(cfg=cfg, rollout=backend, rng=random.Random(0))
     rollouts = [
-        types.SimpleNamespace(prompt=p, messages=[{"role": "user", "content": p}], completion=None)
+        Rollout(TaskType.DEDUCTION, Role.SOLVE, [{"role": "user", "content": p}], p)
         for p in (PROMPTS[0], long_prompt, PROMPTS[2])
     ]
     timer = types.SimpleNamespace(phase=lambda name: nullcontext())
     out = generate(ctx, rollouts, 2, timer)
-    assert [len(g) for g in out] == [2, 0, 2] and rollouts[1].completion is None
+    # a prompt dropped for length comes back alone, with no completion (selfplay scores it as a format miss)
+    assert [len(g) for g in out] == [2, 1, 2] and out[1][0].completion is None
+    assert all(r.completion is not None for i in (0, 2) for r in out[i])
     if kind != "scripted":  # scripted records only the prompt's last 64 bytes as its ids
         for prompt, group in ((PROMPTS[0], out[0]), (PROMPTS[2], out[2])):
-            assert all(len(c.prompt_ids) == backend.count_tokens(prompt) for c in group)
+            assert all(len(r.completion.prompt_ids) == backend.count_tokens(prompt) for r in group)
 
 
 # ---- what the model computes --------------------------------------------------------------------------------------

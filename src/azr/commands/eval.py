@@ -223,13 +223,14 @@ def run(args: argparse.Namespace) -> int:
         backend: Any = spec
         tok, render_mode = None, "plain"
     else:
-        from azr.models import ModelError
+        from azr.models import ModelError, resolve_device
         from azr.rollout import make_backend
 
         if cfg.rollout.backend == "scripted":
             raise UserError("rollout.backend=scripted has no model to evaluate; use --model oracle or junk")
         try:
             model, tok, ck_cfg, meta = _load_model(spec, cfg.model.dtype)
+            model = model.to(resolve_device(cfg.model.device))
         except ModelError as e:
             raise UserError(str(e)) from e
         cfg = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, seed=cfg.eval.seed))

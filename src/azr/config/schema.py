@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,9 +58,16 @@ class ModelConfig:
     """Recompute activations in the backward pass to save memory."""
     cache_dir: str = ""
     """Where packaged models are assembled and converted; empty means `$AZR_CACHE` or `~/.cache/azr`."""
+    device: str = "auto"
+    """Where a single-process run trains and generates: `auto` (the first CUDA GPU when there is one, else the
+    CPU), `cpu`, `cuda` or `cuda:N`. A `--nproc` run puts each rank on its own local GPU (or the CPU)."""
 
     def __post_init__(self) -> None:
         _check(bool(self.spec), "model.spec must not be empty")
+        _check(
+            re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
+            f"model.device must be auto, cpu, cuda or cuda:N (got {self.device!r})",
+        )
         _one_of("model.dtype", self.dtype, ("fp32", "bf16", "autocast-bf16"))
         _one_of("model.template", self.template, ("chat", "plain"))
         _check(self.lora_r > 0, "model.lora_r must be > 0")

@@ -14,7 +14,7 @@ learner share (so the PPO ratio compares like with like). It does not build LoRA
 from __future__ import annotations
 
 from azr.models.dtypes import DTYPES, autocast, weights_dtype
-from azr.models.loading import ModelError, Resolved, cache_root, converted_dir, load, resolve
+from azr.models.loading import ModelError, Resolved, cache_root, converted_dir, load, resolve, resolve_device
 from azr.models.logprobs import logprobs_and_entropy, logprobs_from_logits, position_ids_from_mask, token_logprobs
 from azr.models.packaged import PACKAGED, PackagedModel
 from azr.models.tiny import tiny_random
@@ -33,6 +33,7 @@ __all__ = [
     "logprobs_from_logits",
     "position_ids_from_mask",
     "resolve",
+    "resolve_device",
     "tiny_random",
     "token_logprobs",
     "weights_dtype",

@@ -91,6 +91,20 @@ def converted_dir(spec: str, cache_dir: str | os.PathLike[str] | None = None) ->
     return r.path if r.kind == "dir" else None
 
 
+def resolve_device(name: str = "auto") -> Any:
+    """The `torch.device` for `model.device`: `auto` is the first CUDA GPU when one is visible, else the CPU.
+    Raises ModelError when a GPU is asked for and none is visible."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise ModelError(f"model.device={name}, but this machine has no such CUDA device; use auto or cpu")
+    return torch.device(name)
+
+
 def load(spec: str, *, dtype: str = "fp32", cache_dir: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
     """Load `(model, tokenizer)` for `spec` with weights in `weights_dtype(dtype)`, in eval mode on the CPU.
 
