@@ -158,7 +158,7 @@ def evaluate_state(
             t0 = time.perf_counter()
             settings = EvalSettings(
                 benchmarks=tuple(names), limit=args.crux, temperature=temperature, seed=seed, max_new_tokens=tokens,
-                template="azr", batch_size=batch, code_policy=True, prefill_answer=cfg.rollout.prefill_answer,
+                template="azr", batch_size=batch, code_policy=True,  # the skeleton follows cfg.rollout.prefill_answer
                 top_p=cfg.rollout.top_p if temperature > 0 else 1.0,
             )  # fmt: skip
             try:
@@ -244,17 +244,23 @@ class Bench:
             items = sum(len(v) for v in values.values())
             self.timed(tag, time.perf_counter() - t0, cpu_s=time.process_time() - c0, parts=seconds, items=items)
             if seed is None:
-                from azr.eval import stats
-                from azr.io import atomic_write_json
-
-                scores: dict[str, Any] = {"step": step}
-                for name, v in values.items():
-                    lo, hi = stats.bootstrap_ci(v)
-                    scores |= {f"eval/{name}/score": stats.mean_percent(v), f"eval/{name}/ci_low": lo,
-                               f"eval/{name}/ci_high": hi}  # fmt: skip
-                atomic_write_json(self.out / "eval" / f"step_{step:06d}.json", scores)
+                self.publish(step, values)
         del model
         gc.collect()
+
+    def publish(self, step: int, values: dict[str, list[float]]) -> None:
+        """`OUT/eval/step_N.json`, what `azr report OUT` reads. Rewritten for every point when the result is built:
+        the trainer clears `eval/` of a run directory without a checkpoint (a fresh start), which is what the
+        directory is between the step-0 evaluation and the first checkpoint."""
+        from azr.eval import stats
+        from azr.io import atomic_write_json
+
+        scores: dict[str, Any] = {"step": step}
+        for name, v in values.items():
+            lo, hi = stats.bootstrap_ci(v)
+            scores |= {f"eval/{name}/score": stats.mean_percent(v), f"eval/{name}/ci_low": lo,
+                       f"eval/{name}/ci_high": hi}  # fmt: skip
+        atomic_write_json(self.out / "eval" / f"step_{step:06d}.json", scores)
 
     def train_to(self, step: int) -> Path:
         from rich.console import Console
@@ -301,6 +307,8 @@ class Bench:
         for d in sorted((self.dir / "eval").glob("step_*")):
             if (d / "values.json").is_file():
                 evals[int(d.name.split("_")[1])] = json.loads((d / "values.json").read_text())
+        for step, values in evals.items():
+            self.publish(step, values)
         noise: dict[int, dict[str, float]] = {}
         for s in NOISE_SEEDS:
             f = self.eval_dir(0, s) / "values.json"
