@@ -32,4 +32,8 @@ def test_one_real_step_of_the_cpu_demo(tmp_path: Path) -> None:
     for t in ("deduction", "abduction", "induction"):
         assert m[f"{t}/propose/count"] == 1 and m[f"{t}/solve/count"] == 1
     assert m["update/sequences"] == 6 and m["update/grad_norm"] > 0
-    assert (tmp_path / "run" / "checkpoints" / "step_000001" / "model" / "model.safetensors").is_file()
+    # the cpu-demo trains a LoRA adapter: the checkpoint is a PEFT adapter directory, small (issue 10: <= 200 MB)
+    ck = tmp_path / "run" / "checkpoints" / "step_000001"
+    assert (ck / "model" / "adapter_model.safetensors").is_file() and (ck / "model" / "adapter_config.json").is_file()
+    assert not (ck / "model" / "model.safetensors").exists()
+    assert sum(f.stat().st_size for f in ck.rglob("*") if f.is_file()) <= 200 * 2**20
