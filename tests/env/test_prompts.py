@@ -100,9 +100,9 @@ def _named(name: str, text: str) -> bool:
 
 @pytest.mark.parametrize("t", [TaskType.DEDUCTION, TaskType.ABDUCTION])
 def test_proposer_prompt_names_every_rule_the_validator_applies(t):
-    """A proposer is penalised (-1) for every rejection; each rule must be in its prompt, the policy's lists word
-    for word (generated from them), and the length limit."""
-    cfg = small_cfg("selfplay.max_program_chars=1234")
+    """A proposer is penalised (-1) for every rejection; each rule must be in its prompt, with
+    `selfplay.prompt_rules=full` the policy's lists word for word (generated from them), and the length limit."""
+    cfg = small_cfg("selfplay.max_program_chars=1234", "selfplay.prompt_rules=full")
     user = prompts.proposer_messages(t, _refs(2), None, cfg)[0]["content"]
     rules = prompts.program_rules(cfg, proposer=True)
     # every reason a well-formatted proposal's program can be rejected for (sandbox_error is the executor's own
@@ -119,8 +119,31 @@ def test_proposer_prompt_names_every_rule_the_validator_applies(t):
     )
 
 
+@pytest.mark.parametrize("t", list(TaskType))
+def test_compact_rules_are_stricter_than_the_policy(t):
+    """The default prompt states a shorter rule that implies the policy's: every allowed module passes it, every
+    refused call is named, and every refused name and attribute is covered by a stated prefix or `mro`; so a program
+    (or input) that follows the prompt never meets a policy rejection."""
+    cfg = small_cfg("selfplay.max_program_chars=1234")
+    given = zero_tasks()[0]
+    user = prompts.proposer_messages(t, _refs(2), given if t is TaskType.INDUCTION else None, cfg)[0]["content"]
+    for m in prompts.ALLOWED_IMPORTS:
+        assert m not in policy.FORBIDDEN_MODULES and policy.check(f"import {m}\ndef f(x):\n    return x") is None
+        if t is not TaskType.INDUCTION:
+            assert _named(m, user)
+    assert all(_named(n, user) for n in policy.FORBIDDEN_CALLS | policy.SHADOWABLE_CALLS)
+    covered = lambda n: n == "mro" or n.startswith(prompts.NAME_PREFIXES)  # noqa: E731
+    assert all(covered(n) for n in policy.FORBIDDEN_NAMES | policy.FORBIDDEN_ATTRS)
+    assert all(n.startswith("__") for n in policy.FORBIDDEN_NAMES)  # names: only the `__` prefix is stated for them
+    assert all(f"`{p}`" in user for p in prompts.NAME_PREFIXES) and "`.mro`" in user
+    full = prompts.proposer_messages(
+        t, _refs(2), given if t is TaskType.INDUCTION else None, small_cfg("selfplay.prompt_rules=full")
+    )[0]["content"]
+    assert len(user) < 0.75 * len(full)
+
+
 def test_induction_prompts_name_the_rules_for_inputs_and_programs():
-    cfg = small_cfg()
+    cfg = small_cfg("selfplay.prompt_rules=full")
     given = zero_tasks()[0]
     proposer = prompts.proposer_messages(TaskType.INDUCTION, [], given, cfg)[0]["content"]
     names = policy.FORBIDDEN_CALLS | policy.SHADOWABLE_CALLS | policy.FORBIDDEN_NAMES | policy.FORBIDDEN_ATTRS

@@ -196,6 +196,10 @@ class SelfPlayConfig:
     """Include proposer samples in the update ('Train Solver Only' ablation when false)."""
     max_program_chars: int = 4000
     """Longest accepted program text (the proposer prompt states it)."""
+    prompt_rules: str = "compact"
+    """How prompts state the executor's static policy: `compact`, an allow-list of modules and name prefixes that is
+    stricter than the policy (~130 tokens; following it never meets a policy rejection), or `full`, the policy's
+    forbidden lists word for word (~630 tokens, which made the proposer prompt ~1,160 tokens instead of ~500)."""
     group_size: int = 1
     """G: samples per prompt. Each task type's B proposals come from B/G proposer prompts and its B solver answers
     from B/G tasks, G samples each, all trained; a prompt's samples form the prompt group that `algo.advantage=grpo`
@@ -221,6 +225,7 @@ class SelfPlayConfig:
         _check(self.seed_rounds > 0, "selfplay.seed_rounds must be > 0")
         _one_of("selfplay.solver_reward", self.solver_reward, ("binary", "fraction"))
         _check(self.max_program_chars > 0, "selfplay.max_program_chars must be > 0")
+        _one_of("selfplay.prompt_rules", self.prompt_rules, ("compact", "full"))
         _check(self.group_size >= 1, "selfplay.group_size must be >= 1")
         _check(self.batch_size % self.group_size == 0, "selfplay.batch_size must be a multiple of selfplay.group_size")
 

@@ -40,7 +40,6 @@ def program_rules(cfg: Config, *, proposer: bool) -> dict[str, str]:
     """The rules the validator and the executor's static policy apply to a program, one sentence per rejection
     reason (`validate.REJECTION_REASONS` names; `policy` covers the policy's lists, generated from them so the
     prompt and the validator cannot drift). `proposer` adds the proposer-only rules (length, novelty)."""
-    listed = ", ".join
     rules = {
         "syntax": "It must be valid Python 3.",
         "no_f": "The entry point is a function named `f`.",
@@ -55,16 +54,51 @@ def program_rules(cfg: Config, *, proposer: bool) -> dict[str, str]:
         "error": "It must run without raising an exception",
         "crashed": "and without crashing or exiting the interpreter.",
         "output_not_plain": "Return plain data only (numbers, strings, lists, tuples, dicts, sets, booleans).",
-        "policy": (
-            "Forbidden, and rejected before anything runs: importing any of these modules, also inside a dotted "
-            f"name such as `os.path` or as an attribute of another module such as `typing.sys`: "
-            f"{listed(sorted(policy.FORBIDDEN_MODULES))}; relative imports; {_forbidden_names('the program')}."
-        ),
+        "policy": _policy_rule(cfg),
     }
     if proposer:
         rules["too_long"] = f"The program has at most {cfg.selfplay.max_program_chars} characters."
         rules["duplicate"] = "It must be new: a program and input already in the task buffer are rejected."
     return rules
+
+
+ALLOWED_IMPORTS = (
+    "math cmath itertools functools collections heapq bisect re string operator fractions decimal statistics copy "
+    "dataclasses enum typing array textwrap unicodedata difflib numbers json".split()
+)
+"""The modules the compact prompt rule allows: pure computation, none of them in the policy's forbidden list (a
+test checks), so a program that follows the rule never meets a `forbidden import`."""
+NAME_PREFIXES = ("__", "f_", "tb_", "gi_", "cr_", "ag_", "co_")
+"""The compact rule's prefixes (`__` for names and attributes, the rest for attributes); with `mro` they cover every
+name and attribute the policy refuses (tested)."""
+
+
+def _policy_rule(cfg: Config) -> str:
+    """The static policy as one prompt sentence. `compact` (default) states a rule stricter than the policy that is
+    short enough to sit in every prompt (~130 tokens): an allow-list of modules and prefixes that cover the refused
+    names, so following it guarantees no policy rejection. `full` lists the policy's own lists word for word
+    (~630 tokens, nearly all of a proposer prompt; issue 10 measured the prompt as what a CPU step pays for)."""
+    listed = ", ".join
+    if cfg.selfplay.prompt_rules == "full":
+        return (
+            "Forbidden, and rejected before anything runs: importing any of these modules, also inside a dotted "
+            f"name such as `os.path` or as an attribute of another module such as `typing.sys`: "
+            f"{listed(sorted(policy.FORBIDDEN_MODULES))}; relative imports; {_forbidden_names('the program')}."
+        )
+    return (
+        f"Checked before anything runs: import only {listed(ALLOWED_IMPORTS)} (no other module, also not as an "
+        f"attribute of one of these such as `typing.sys`; no relative import); {_compact_names()}."
+    )
+
+
+def _compact_names() -> str:
+    listed = ", ".join
+    calls = listed(sorted(policy.FORBIDDEN_CALLS | policy.SHADOWABLE_CALLS))
+    prefixes = listed(f"`{p}`" for p in NAME_PREFIXES[1:])
+    return (
+        f"do not use {calls}; no name or attribute starting with `__` (defining methods such as `__init__` in a "
+        f"class is fine), and no attribute `.mro` or starting with {prefixes}"
+    )
 
 
 def _forbidden_names(binder: str) -> str:
@@ -77,9 +111,13 @@ def _forbidden_names(binder: str) -> str:
     )
 
 
-def input_rules() -> str:
-    """What the policy checks in an input (inputs are Python expressions too)."""
-    return f"Inputs are Python expressions, checked before they run: they may not use {_forbidden_names('the input')}."
+def input_rules(cfg: Config) -> str:
+    """What the policy checks in an input (inputs are Python expressions too), as compact or full as the program's."""
+    if cfg.selfplay.prompt_rules == "full":
+        return (
+            f"Inputs are Python expressions, checked before they run: they may not use {_forbidden_names('the input')}."
+        )
+    return f"Inputs are Python expressions, checked before they run: {_compact_names()}."
 
 
 def _code_rules(cfg: Config, *, proposer: bool) -> str:
@@ -172,7 +210,7 @@ def proposer_messages(
             "chosen so that the outputs are diverse and together reveal what `f` does. Then write one ```message "
             "block: a short hint for a solver who must rewrite `f` from some of your input/output pairs. The "
             "message must not contain the program or its code. Every input must make `f` return a value that is not "
-            f"None, without an exception and in well under {cfg.executor.timeout:g} seconds. {input_rules()}\n\n"
+            f"None, without an exception and in well under {cfg.executor.timeout:g} seconds. {input_rules(cfg)}\n\n"
             "First plan inside <think>; then answer inside "
             f"<answer> with {n} ```input blocks and one ```message block. Example of the answer shape:\n"
             "<answer>\n```input\n'abc', 2\n```\n...\n```message\nThe function ...\n```\n</answer>"
