@@ -28,7 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-BEFORE = ("model.lora=false", "optim.lr=5e-6", "optim.logprob_chunk=0", "optim.micro_batch_size=2")
+BEFORE = (
+    "model.lora=false",
+    "optim.lr=5e-6",
+    "optim.logprob_chunk=0",
+    "optim.micro_batch_size=2",
+    "selfplay.prompt_rules=full",
+)
 """The cpu-demo's values before issue #10 for every key the issue changed (B, n, K, N, max_new_tokens stay)."""
 PHASES = ("generate", "executor", "update", "other")
 
