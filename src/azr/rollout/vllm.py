@@ -100,6 +100,11 @@ class VLLMBackend:
             "enable_prefix_caching": True,
             "logprobs_mode": "raw_logprobs",  # with the logit scale: after temperature, before masks and top-p
             "max_model_len": ro.max_prompt_tokens + ro.max_new_tokens,
+            # Whole prompts per engine step: a chunked prefill discards the chunk's sampled token and rewinds the
+            # request's generator, which vLLM's CPU build cannot do for a seeded request ("CPU Generator does not
+            # use offset"); every request here is seeded. Needs a token budget of at least one full sequence.
+            "enable_chunked_prefill": False,
+            "max_num_batched_tokens": max(ro.max_prompt_tokens + ro.max_new_tokens, 8192),
             "enable_sleep_mode": self._sleep_mode,
             "enforce_eager": ro.enforce_eager,
         }
