@@ -45,6 +45,20 @@ def make(c, seed: int = 0, dtype=torch.float32) -> HFLearner:
     return HFLearner(model, c, tok.pad_token_id)
 
 
+def update_capturing_grads(learner, samples, advantages) -> tuple[list[torch.Tensor], dict[str, float]]:
+    """One update, returning the accumulated gradients seen just before the optimizer step (compared instead of
+    AdamW-normalised updates, which amplify float noise) and the update's metrics."""
+    grads: list[torch.Tensor] = []
+    step = learner._step
+
+    def capture() -> float:
+        grads.extend(p.grad.clone() for p in learner.params)
+        return step()
+
+    learner._step = capture
+    return grads, learner.update(samples, advantages)
+
+
 def test_all_parameters_change_after_one_update() -> None:
     learner = make(cfg("algo.entropy_coef=0.0"))
     before = {n: p.detach().clone() for n, p in learner.model.named_parameters()}
@@ -66,17 +80,7 @@ def test_micro_batching_gives_the_full_batch_gradient() -> None:
             Completion(c.prompt, c.text, c.prompt_ids, c.token_ids[: 2 + i % 3], c.logprobs[: 2 + i % 3])
             for i, c in enumerate(comps)
         ]
-        grads: list[torch.Tensor] = []
-        step = learner._step
-
-        def capture(step=step, grads=grads, learner=learner) -> float:
-            # compare accumulated gradients, not AdamW-normalised updates (which amplify float noise)
-            grads.extend(p.grad.clone() for p in learner.params)
-            return step()
-
-        learner._step = capture
-        m = learner.update(samples_for(comps, [0.0] * 5), [0.5, -1.0, 2.0, 0.0, -0.3])
-        results.append((grads, m))
+        results.append(update_capturing_grads(learner, samples_for(comps, [0.0] * 5), [0.5, -1.0, 2.0, 0.0, -0.3]))
     for grads, m in results[1:]:
         assert abs(m["loss"] - results[0][1]["loss"]) < 1e-6
         assert abs(m["grad_norm"] - results[0][1]["grad_norm"]) < 1e-5
@@ -153,16 +157,7 @@ def test_fused_logprob_path_gives_the_reference_update() -> None:
     for chunk in (0, 3, 128):
         learner = make(cfg(f"optim.logprob_chunk={chunk}", "algo.entropy_coef=0.01", "rollout.temperature=0.8"))
         comps = sample_completions(learner.model, [9, 10], n=4, length=5, seed=11)
-        grads: list[torch.Tensor] = []
-        step = learner._step
-
-        def capture(step=step, grads=grads, learner=learner) -> float:
-            grads.extend(p.grad.clone() for p in learner.params)
-            return step()
-
-        learner._step = capture
-        m = learner.update(samples_for(comps, [0.0] * 4), [0.5, -1.0, 2.0, 0.1])
-        results.append((grads, m))
+        results.append(update_capturing_grads(learner, samples_for(comps, [0.0] * 4), [0.5, -1.0, 2.0, 0.1]))
     for grads, m in results[1:]:
         for key in ("loss", "entropy", "pg_loss", "grad_norm"):
             assert abs(m[key] - results[0][1][key]) < 1e-5, key
